@@ -1,0 +1,91 @@
+"""The one interface every provider implements: canonical proto in, canonical proto out.
+
+A provider translates between the canonical messages and one upstream wire
+format. It knows nothing of routing, failover, pricing or the client: the
+pipeline sets ids, the route and the cost.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+
+import grpc
+
+from model_gateway.config import ProviderConfig
+from model_gateway.errors import GatewayError, Reason
+from modelgateway.v1 import gateway_pb2 as pb
+
+
+class Provider(abc.ABC):
+    def __init__(self, name: str, config: ProviderConfig) -> None:
+        self.name = name
+        self.config = config
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+    @abc.abstractmethod
+    async def generate(self, request: pb.GenerateRequest, model: str, timeout: float) -> pb.GenerateResponse:
+        """One completion from `model` (the upstream's name for it).
+
+        Returns `message` (role assistant), `finish_reason`, `usage` (marked
+        `estimated` when the upstream reported none) and `timings`.
+        `timeout` is the seconds left for this attempt.
+        """
+
+    @abc.abstractmethod
+    def stream(
+        self, request: pb.GenerateRequest, model: str, timeout: float
+    ) -> AsyncIterator[pb.StreamChunk]:
+        """The same completion streamed: `delta` chunks, then exactly one `final`.
+
+        The final chunk carries `finish_reason`, `usage` (estimated when the
+        upstream sent none) and `timings`. A stream the upstream ends early,
+        or an in-band error, raises GatewayError. Closing the iterator closes
+        the upstream request.
+        """
+
+    async def embed(self, request: pb.EmbedRequest, model: str, timeout: float) -> pb.EmbedResponse:
+        raise GatewayError(
+            grpc.StatusCode.UNIMPLEMENTED,
+            Reason.NOT_IMPLEMENTED,
+            f"provider '{self.name}' ({self.kind}) does not support embeddings",
+        )
+
+    @abc.abstractmethod
+    async def list_models(self, timeout: float) -> list[str]:
+        """The upstream's own model names (discovery and health probes)."""
+
+    @property
+    @abc.abstractmethod
+    def address(self) -> str:
+        """scheme://host:port of the upstream, never with credentials."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release pooled connections."""
+
+
+class UnimplementedProvider(Provider):
+    """A configured kind whose translator has not landed yet: calls fail clearly."""
+
+    def _fail(self) -> GatewayError:
+        return GatewayError(
+            grpc.StatusCode.UNIMPLEMENTED,
+            Reason.NOT_IMPLEMENTED,
+            f"provider '{self.name}': kind '{self.kind}' is not implemented yet",
+        )
+
+    async def generate(self, request: pb.GenerateRequest, model: str, timeout: float) -> pb.GenerateResponse:
+        raise self._fail()
+
+    def stream(self, request: pb.GenerateRequest, model: str, timeout: float) -> AsyncIterator[pb.StreamChunk]:
+        raise self._fail()
+
+    async def list_models(self, timeout: float) -> list[str]:
+        raise self._fail()
+
+    @property
+    def address(self) -> str:
+        return self.config.url
