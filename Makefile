@@ -31,7 +31,9 @@ $(GEN): $(PROTOS) $(STAMP)
 	mkdir -p $(GEN_DIR)
 	$(BIN)/python -m grpc_tools.protoc -I proto \
 		-I "$$($(BIN)/python -c 'import google.api, pathlib; print(pathlib.Path(google.api.__path__[0]).parent.parent)')" \
-		--python_out=$(GEN_ROOT) --pyi_out=$(GEN_ROOT) --grpc_python_out=$(GEN_ROOT) $(PROTOS)
+		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc \
+		--python_out=$(GEN_ROOT) --grpc_python_out=$(GEN_ROOT) \
+		--mypy_out=$(GEN_ROOT) --mypy_grpc_out=$(GEN_ROOT) $(PROTOS)
 	touch $(GEN_ROOT)/modelgateway/__init__.py $(GEN_DIR)/__init__.py $(GEN_DIR)/py.typed
 
 run: install

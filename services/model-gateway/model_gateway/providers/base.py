@@ -80,7 +80,9 @@ class UnimplementedProvider(Provider):
     async def generate(self, request: pb.GenerateRequest, model: str, timeout: float) -> pb.GenerateResponse:
         raise self._fail()
 
-    def stream(self, request: pb.GenerateRequest, model: str, timeout: float) -> AsyncIterator[pb.StreamChunk]:
+    def stream(
+        self, request: pb.GenerateRequest, model: str, timeout: float
+    ) -> AsyncIterator[pb.StreamChunk]:
         raise self._fail()
 
     async def list_models(self, timeout: float) -> list[str]:

@@ -1,0 +1,1 @@
+"""The REST bridge: OpenAI, Ollama and native REST transcoded to the ModelGateway gRPC service."""

@@ -1,0 +1,102 @@
+"""The bridge application: three surfaces on one FastAPI app, one gRPC channel."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from model_gateway.config import GatewayConfig
+from model_gateway_bridge.client import GatewayClient
+from model_gateway_bridge.errors import BridgeError
+from model_gateway_bridge.state import BridgeState
+from model_gateway_bridge.surfaces import native, ollama, openai
+
+log = logging.getLogger("model_gateway_bridge")
+
+ErrorRenderer = Callable[[BridgeError], Response]
+
+
+def _renderer_for(path: str) -> ErrorRenderer:
+    """Each surface answers errors in its own dialect, chosen by path."""
+    if path.startswith("/v1"):
+        return openai.error_response
+    if path.startswith("/api/v1"):
+        return native.error_response
+    return ollama.error_response
+
+
+def create_app(config: GatewayConfig, grpc_target: str) -> FastAPI:
+    client = GatewayClient(grpc_target, config.server.max_message_bytes)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await client.close()
+
+    app = FastAPI(
+        title="Model Gateway bridge",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # the contract is contracts/openapi.yaml
+    )
+    app.state.bridge = BridgeState(client, config.server.max_body_bytes, config.server.request_timeout_s)
+    app.include_router(native.router)
+    app.include_router(openai.router)
+    app.include_router(ollama.router)
+
+    @app.exception_handler(BridgeError)
+    async def _bridge_error(request: Request, exc: BridgeError) -> Response:
+        return _renderer_for(request.url.path)(exc)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            message = f"no route for {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            message = f"method {request.method} is not allowed on {request.url.path}"
+        else:
+            message = str(exc.detail)
+        return _renderer_for(request.url.path)(BridgeError(exc.status_code, message))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        param = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+        message = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
+        return _renderer_for(request.url.path)(BridgeError(400, message, param=param or None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _renderer_for(request.url.path)(BridgeError(500, "internal error in the bridge"))
+
+    return app
+
+
+def _split(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def run(config: GatewayConfig, grpc_target: str, listen: str) -> None:
+    host, port = _split(listen)
+    log.info("model-gateway bridge on http://%s:%d -> gRPC %s", host, port, grpc_target)
+    uvicorn.run(
+        create_app(config, grpc_target),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=int(config.server.shutdown_grace_s),
+    )

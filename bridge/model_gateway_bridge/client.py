@@ -1,0 +1,142 @@
+"""The bridge's one gRPC channel to the gateway, and the two ways of calling it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from grpc import aio
+from starlette.requests import Request
+
+from model_gateway_bridge.errors import BridgeError, from_rpc_error
+from modelgateway.v1 import gateway_pb2 as pb
+from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
+
+if TYPE_CHECKING:
+    from modelgateway.v1.gateway_pb2_grpc import ModelGatewayAsyncStub
+
+# Caller headers the gateway needs (auth, correlation); nothing else crosses.
+FORWARDED_HEADERS = ("authorization", "x-api-key", "traceparent", "tracestate")
+# Route metadata the gateway sends, forwarded as response headers.
+ROUTE_HEADERS = ("x-gateway-model", "x-gateway-provider", "x-gateway-deployment", "x-gateway-attempts")
+
+
+class GatewayClient:
+    def __init__(self, target: str, max_message_bytes: int) -> None:
+        self.target = target
+        self._options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        self._channel: aio.Channel | None = None
+        self._stub: ModelGatewayAsyncStub | None = None
+
+    @property
+    def stub(self) -> ModelGatewayAsyncStub:
+        # The channel is made on first use, inside the server's event loop.
+        if self._stub is None:
+            self._channel = aio.insecure_channel(self.target, options=self._options)
+            self._stub = pb_grpc.ModelGatewayStub(self._channel)
+        return self._stub
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close(grace=None)
+            self._channel, self._stub = None, None
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What one REST request carries into its gRPC call."""
+
+    metadata: tuple[tuple[str, str], ...]
+    timeout: float
+    request_id: str
+
+    @classmethod
+    def of(cls, request: Request, default_timeout: float) -> CallContext:
+        headers = request.headers
+        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        metadata = [("x-request-id", request_id)]
+        metadata.extend((name, headers[name]) for name in FORWARDED_HEADERS if name in headers)
+        timeout = default_timeout
+        # The OpenAI SDKs announce their own timeout; never wait longer than the caller.
+        for name in ("x-request-timeout", "x-stainless-timeout"):
+            try:
+                timeout = min(timeout, float(headers[name]))
+            except (KeyError, ValueError):
+                continue
+        return cls(tuple(metadata), max(0.001, timeout), request_id)
+
+
+def route_headers(metadata: Any, request_id: str) -> dict[str, str]:
+    headers = {"x-request-id": request_id}
+    for key, value in metadata or ():
+        if key in ROUTE_HEADERS and isinstance(value, str):
+            headers[key] = value
+    return headers
+
+
+async def call_generate(
+    client: GatewayClient, message: pb.GenerateRequest, ctx: CallContext
+) -> tuple[pb.GenerateResponse, dict[str, str]]:
+    call = client.stub.Generate(message, metadata=ctx.metadata, timeout=ctx.timeout)
+    try:
+        response = await call
+        metadata = await call.initial_metadata()
+    except aio.AioRpcError as error:
+        raise from_rpc_error(error) from None
+    return response, route_headers(metadata, ctx.request_id)
+
+
+@dataclass(slots=True)
+class OpenStream:
+    """A stream whose first chunk has arrived: failures before it were plain HTTP errors."""
+
+    first: pb.StreamChunk
+    rest: AsyncIterator[pb.StreamChunk]  # raises BridgeError if the stream fails later
+    headers: dict[str, str]
+
+    async def chunks(self) -> AsyncIterator[pb.StreamChunk]:
+        yield self.first
+        async for chunk in self.rest:
+            yield chunk
+
+
+async def open_stream(client: GatewayClient, message: pb.GenerateRequest, ctx: CallContext) -> OpenStream:
+    call = client.stub.StreamGenerate(message, metadata=ctx.metadata, timeout=ctx.timeout)
+    try:
+        first = await call.read()
+        metadata = await call.initial_metadata()
+    except aio.AioRpcError as error:
+        raise from_rpc_error(error) from None
+    except BaseException:
+        call.cancel()
+        raise
+    if not isinstance(first, pb.StreamChunk):
+        raise BridgeError(502, "the gateway ended the stream before the first chunk")
+    return OpenStream(first, _rest(call), route_headers(metadata, ctx.request_id))
+
+
+async def _rest(call: Any) -> AsyncIterator[pb.StreamChunk]:
+    try:
+        while True:
+            chunk = await call.read()
+            if not isinstance(chunk, pb.StreamChunk):  # aio.EOF
+                return
+            yield chunk
+    except aio.AioRpcError as error:
+        raise from_rpc_error(error) from None
+    finally:
+        # A client that went away cancels the gRPC call, and so the upstream request.
+        call.cancel()
+
+
+async def call_unary(call: Any, ctx: CallContext) -> Any:
+    """Any other unary RPC: `call` is the stub method's pending call."""
+    try:
+        return await call
+    except aio.AioRpcError as error:
+        raise from_rpc_error(error) from None

@@ -1,0 +1,1 @@
+"""One module per REST dialect: parse → canonical proto → gRPC → frame."""

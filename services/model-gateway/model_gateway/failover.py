@@ -1,0 +1,139 @@
+"""Calling a model with failover: each route in order until one answers.
+
+A route is abandoned only before it produced anything: for streams, before
+the first chunk. The deadline bounds the whole loop; each attempt gets what
+is left of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import grpc
+
+from model_gateway.errors import GatewayError, Reason
+from model_gateway.providers import Provider
+from model_gateway.registry import Route
+from modelgateway.v1 import gateway_pb2 as pb
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Attempt:
+    route: Route
+    number: int  # 1-based
+
+    def describe(self, requested: str) -> pb.Route:
+        return pb.Route(
+            requested_model=requested,
+            served_model=self.route.model.name,
+            provider=self.route.deployment.provider,
+            deployment=self.route.label,
+            upstream_model=self.route.deployment.model,
+            attempts=self.number,
+            fallback_used=self.route.fallback,
+        )
+
+
+class Deadline:
+    """Seconds left of the whole call (retries included), as a monotonic clock."""
+
+    def __init__(self, seconds: float) -> None:
+        self._end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self._end - time.monotonic()
+
+    def check(self, model: str) -> float:
+        left = self.left()
+        if left <= 0:
+            raise GatewayError(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                Reason.DEADLINE_EXCEEDED,
+                f"deadline exceeded before '{model}' answered",
+            )
+        return left
+
+
+def _give_up(model: str, failures: list[tuple[Attempt, GatewayError]], deadline: Deadline) -> GatewayError:
+    if deadline.left() <= 0:
+        last = failures[-1][1] if failures else None
+        why = f": last failure: {last.message}" if last else ""
+        return GatewayError(
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            Reason.DEADLINE_EXCEEDED,
+            f"deadline exceeded calling '{model}'{why}",
+        )
+    if len(failures) == 1:
+        return failures[0][1]
+    codes = {error.code for _, error in failures}
+    tried = "; ".join(f"{a.route.label}: {e.message}" for a, e in failures)
+    if codes == {grpc.StatusCode.RESOURCE_EXHAUSTED}:
+        waits = [e.retry_after for _, e in failures if e.retry_after is not None]
+        return GatewayError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            Reason.RATE_LIMITED,
+            f"every route of '{model}' is rate limited ({tried})",
+            retry_after=min(waits) if waits else None,
+        )
+    return GatewayError(
+        grpc.StatusCode.UNAVAILABLE,
+        Reason.ALL_ROUTES_FAILED,
+        f"all {len(failures)} routes of '{model}' failed: {tried}",
+        metadata={"attempts": str(len(failures))},
+    )
+
+
+async def call_unary(
+    model: str,
+    routes: list[Route],
+    providers: dict[str, Provider],
+    deadline: Deadline,
+    call: Callable[[Provider, Route, float], Awaitable[T]],
+) -> tuple[T, Attempt]:
+    failures: list[tuple[Attempt, GatewayError]] = []
+    for number, route in enumerate(routes, start=1):
+        attempt = Attempt(route, number)
+        left = deadline.check(model)
+        try:
+            return await call(providers[route.deployment.provider], route, left), attempt
+        except GatewayError as error:
+            failures.append((attempt, error))
+            if not error.failover:
+                raise
+    raise _give_up(model, failures, deadline)
+
+
+async def open_stream(
+    model: str,
+    routes: list[Route],
+    providers: dict[str, Provider],
+    deadline: Deadline,
+    call: Callable[[Provider, Route, float], AsyncIterator[pb.StreamChunk]],
+) -> tuple[pb.StreamChunk, AsyncIterator[pb.StreamChunk], Attempt]:
+    """The first chunk of the first route that produces one, and the rest of that stream."""
+    failures: list[tuple[Attempt, GatewayError]] = []
+    for number, route in enumerate(routes, start=1):
+        attempt = Attempt(route, number)
+        left = deadline.check(model)
+        chunks = call(providers[route.deployment.provider], route, left)
+        try:
+            first = await anext(chunks)
+        except StopAsyncIteration:
+            error = GatewayError(
+                grpc.StatusCode.UNAVAILABLE,
+                Reason.UPSTREAM_ERROR,
+                f"{route.label} ended the stream without a single chunk",
+            )
+        except GatewayError as exc:
+            error = exc
+        else:
+            return first, chunks, attempt
+        failures.append((attempt, error))
+        if not error.failover:
+            raise error
+    raise _give_up(model, failures, deadline)

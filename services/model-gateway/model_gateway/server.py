@@ -1,0 +1,69 @@
+"""The grpc.aio server: ModelGateway, standard health, reflection, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from model_gateway.config import GatewayConfig
+from model_gateway.pipeline import Pipeline
+from model_gateway.providers import build_providers
+from model_gateway.service import ModelGatewayService
+from modelgateway.v1 import gateway_pb2 as pb
+from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
+
+log = logging.getLogger("model_gateway.server")
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ModelGateway"].full_name
+
+
+def server_options(config: GatewayConfig) -> list[tuple[str, int]]:
+    limit = config.server.max_message_bytes
+    return [
+        ("grpc.max_receive_message_length", limit),
+        ("grpc.max_send_message_length", limit),
+        ("grpc.so_reuseport", 1),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ]
+
+
+async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
+    """Run until SIGTERM/SIGINT, then drain: health NOT_SERVING, in-flight calls get the grace period."""
+    pipeline = Pipeline(config, build_providers(config))
+    server = aio.server(options=server_options(config))
+    pb_grpc.add_ModelGatewayServicer_to_server(
+        ModelGatewayService(pipeline, config.server.request_timeout_s), server
+    )
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+        server,
+    )
+    for address in listen:
+        port = server.add_insecure_port(address)
+        shown = address if address.startswith("unix:") else f"{address.rsplit(':', 1)[0]}:{port}"
+        log.info("model-gateway listening on %s", shown)
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    log.info("model-gateway stopping: draining for up to %ss", config.server.shutdown_grace_s)
+    await health.enter_graceful_shutdown()
+    await server.stop(config.server.shutdown_grace_s)
+    await pipeline.close()
+    log.info("model-gateway stopped")
