@@ -35,18 +35,18 @@ def wait_for_port_file(path: Path, process: subprocess.Popen[bytes], timeout: fl
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
         if path.exists() and path.read_text().strip():
             return int(path.read_text())
         time.sleep(0.05)
-    raise RuntimeError(f"{process.args} did not report its port")
+    raise RuntimeError(f"{process.args!r} did not report its port")
 
 
 def wait_for_tcp(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return

@@ -28,6 +28,14 @@ def _new_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
+def _system_first(request: pb.GenerateRequest) -> None:
+    """`system` beside messages becomes the first message, so providers see one shape."""
+    if request.system and request.messages:
+        system = pb.Message(role=pb.ROLE_SYSTEM, content=[pb.ContentPart(text=request.system)])
+        request.messages.insert(0, system)
+        request.system = ""
+
+
 class Pipeline:
     def __init__(self, config: GatewayConfig, providers: dict[str, Provider]) -> None:
         self.config = config
@@ -39,6 +47,7 @@ class Pipeline:
 
     async def generate(self, request: pb.GenerateRequest, deadline: Deadline) -> pb.GenerateResponse:
         validate_generate(request)
+        _system_first(request)
         routes = self.registry.routes(request.model)
         response, attempt = await call_unary(
             request.model,
@@ -63,6 +72,7 @@ class Pipeline:
         can put it in response headers.
         """
         validate_generate(request)
+        _system_first(request)
         routes = self.registry.routes(request.model)
         first, rest, attempt = await open_stream(
             request.model,

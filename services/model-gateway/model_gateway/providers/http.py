@@ -121,8 +121,9 @@ class UpstreamHTTP:
     async def iter_lines(self, response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         """The body split on newlines (no size cap per line), stripped of CR/LF.
 
-        A transport failure or a body that ends mid-line raises GatewayError:
-        a cut stream is never mistaken for a finished one.
+        A transport failure raises GatewayError; a last line without its
+        newline is still yielded, and the format's own end marker (done:true,
+        [DONE], a finish_reason) tells a cut stream from a finished one.
         """
         buffer = b""
         try:

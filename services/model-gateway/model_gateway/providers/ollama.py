@@ -340,11 +340,9 @@ def _tool_calls(value: Any) -> list[Any]:
 def finish_reason(done_reason: Any, has_tool_calls: bool) -> pb.FinishReason.ValueType:
     if has_tool_calls:
         return pb.FINISH_REASON_TOOL_CALLS
-    return (
-        _FINISH.get(done_reason, pb.FINISH_REASON_STOP)
-        if isinstance(done_reason, str)
-        else pb.FINISH_REASON_STOP
-    )
+    if not isinstance(done_reason, str):
+        return pb.FINISH_REASON_STOP
+    return _FINISH.get(done_reason, pb.FINISH_REASON_STOP)
 
 
 def output_text(content: str, reasoning: str, calls: Iterable[pb.ToolCall]) -> str:

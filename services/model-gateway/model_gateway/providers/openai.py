@@ -64,6 +64,9 @@ _FINISH: dict[str, pb.FinishReason.ValueType] = {
 
 # Body keys the translator owns: provider_options may add extras, never replace these.
 _RESERVED = frozenset({"model", "messages", "prompt", "input", "stream", "stream_options"})
+# Ollama-native options (what the Ollama surface passes through): meaningless
+# here, and OpenAI itself rejects unknown parameters with a 400.
+_OLLAMA_ONLY = frozenset({"options", "keep_alive", "think", "raw", "template", "context", "suffix", "format"})
 
 # Magic numbers for image bytes sent without a mime type.
 _IMAGE_MAGIC = (
@@ -133,9 +136,14 @@ def _common(body: JSON, request: pb.GenerateRequest, stream: bool) -> None:
         body["stream"] = True
         # Without this OpenAI sends no usage in a stream; compatible servers ignore or honour it.
         body["stream_options"] = {"include_usage": True}
-    if request.HasField("provider_options"):
-        for key, value in struct_to_dict(request.provider_options).items():
-            if key not in _RESERVED:
+    _merge_provider_options(body, request.provider_options)
+
+
+def _merge_provider_options(body: JSON, options: struct_pb2.Struct) -> None:
+    """Extras such as vLLM's min_p go through; the translator's own keys and Ollama's stay out."""
+    if options.fields:
+        for key, value in struct_to_dict(options).items():
+            if key not in _RESERVED and key not in _OLLAMA_ONLY:
                 body[key] = value
 
 
@@ -281,10 +289,7 @@ def embed_body(request: pb.EmbedRequest, model: str) -> JSON:
     if request.HasField("dimensions"):
         body["dimensions"] = request.dimensions
     # `truncate` has no OpenAI equivalent (vLLM: truncate_prompt_tokens); provider_options can say it.
-    if request.HasField("provider_options"):
-        for key, value in struct_to_dict(request.provider_options).items():
-            if key not in _RESERVED:
-                body[key] = value
+    _merge_provider_options(body, request.provider_options)
     return body
 
 
