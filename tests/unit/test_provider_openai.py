@@ -208,7 +208,12 @@ def test_ollama_native_options_stay_out_of_openai_bodies() -> None:
         {
             "model": "m",
             "messages": [{"role": "ROLE_USER", "content": [{"text": "hi"}]}],
-            "providerOptions": {"options": {"num_ctx": 4096}, "keep_alive": "5m", "think": False, "min_p": 0.1},
+            "providerOptions": {
+                "options": {"num_ctx": 4096},
+                "keep_alive": "5m",
+                "think": False,
+                "min_p": 0.1,
+            },
         }
     )
     body = chat_body(request, "m", stream=False)
