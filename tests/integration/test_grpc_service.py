@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from grpc_status import rpc_status
 
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
-from tests.integration.conftest import GATEWAY, PLANTED_KEY, ROOT, Gateway
+from tests.integration.conftest import GATEWAY, PLANTED_KEY, ROOT, Gateway, free_port, stop, wait_for_tcp
 
 
 @pytest.fixture(scope="module")
@@ -309,3 +310,35 @@ def test_a_bad_config_stops_the_start_with_one_line(tmp_path: Path) -> None:
         assert done.returncode != 0
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and str(config) in lines[0], done.stderr
+
+
+def test_messages_over_the_size_limit_are_refused(stub: pb_grpc.ModelGatewayStub) -> None:
+    huge = chat("gpt-4o-mini", "x" * (17 * 1024 * 1024))  # the default limit is 16 MiB
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Generate(huge, timeout=20)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+
+
+def test_sigterm_drains_in_flight_calls_then_exits(gateway: Gateway, tmp_path: Path) -> None:
+    """Health watchers see NOT_SERVING at once; a call already running still completes."""
+    port = free_port()
+    config = tmp_path / "drain.yaml"
+    config.write_text(
+        f"server: {{grpc: '127.0.0.1:{port}', shutdown_grace_s: 10}}\n"
+        f"providers: {{cloud: {{kind: openai, base_url: '{gateway.openai.url}/v1'}}}}\n"
+        "models: [{name: slow, deployments: [{provider: cloud, model: slow-first-byte}]}]\n"
+    )
+    process = subprocess.Popen([*GATEWAY, "--config", str(config), "serve"], cwd=ROOT)
+    try:
+        wait_for_tcp(port, process)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=10)
+            assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+            in_flight = pb_grpc.ModelGatewayStub(channel).Generate.future(chat("slow"), timeout=10)
+            time.sleep(0.5)  # the upstream is now holding its first byte for 2 s
+            process.send_signal(signal.SIGTERM)
+            assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+            assert "fake-openai" in in_flight.result().message.content[0].text
+        assert process.wait(timeout=15) == 0
+    finally:
+        stop(process)
