@@ -95,8 +95,11 @@ def test_stream_with_usage_equals_the_unstreamed_call(client: OpenAI) -> None:
 
 
 def test_stream_without_include_usage_has_no_usage(client: OpenAI) -> None:
-    chunks = list(client.chat.completions.create(model="llama3.2", messages=[user("Hi")], stream=True))
-    assert chunks and all(c.usage is None for c in chunks)
+    raw = client.chat.completions.with_raw_response.create(model="tiny", messages=[user("Hi")], stream=True)
+    assert raw.headers["content-type"].startswith("text/event-stream")
+    assert (raw.headers["x-gateway-model"], raw.headers["x-gateway-provider"]) == ("llama3.2", "local")
+    chunks = list(raw.parse())
+    assert chunks and all(c.usage is None and c.model == "tiny" for c in chunks)
     assert chunks[-1].choices[0].finish_reason == "stop"
 
 
@@ -135,7 +138,11 @@ def test_json_mode(client: OpenAI) -> None:
     )
     assert isinstance(json.loads(completion.choices[0].message.content or ""), dict)
 
-    schema = {"type": "object", "properties": {"count": {"type": "integer"}}, "required": ["count"]}
+    schema: dict[str, object] = {
+        "type": "object",
+        "properties": {"count": {"type": "integer"}},
+        "required": ["count"],
+    }
     structured = client.chat.completions.create(
         model="gpt-4o-mini",
         messages=[user("Count")],
@@ -184,6 +191,12 @@ def test_models_list_and_retrieve(client: OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
         client.models.retrieve("no-such-model")
     assert caught.value.code == "model_not_found"
+
+
+def test_model_names_may_contain_slashes(http: httpx.Client) -> None:
+    response = http.get("/v1/models/org/no-such-model")
+    assert response.status_code == 404
+    assert "'org/no-such-model'" in response.json()["error"]["message"]
 
 
 def test_embeddings(client: OpenAI) -> None:

@@ -418,7 +418,7 @@ def _arguments(value: Any, param: str) -> str:
         try:
             orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            raise _wrong_value(param, f"arguments must be a JSON string ({exc}), got {_show(text)}") from None
+            raise _wrong_value(param, f"expected a JSON string, got {_show(text)} ({exc})") from None
     return text
 
 
