@@ -190,3 +190,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         stop(process)
         stop(openai_process)
         stop(ollama_process)
+    # `up` stops both of its processes cleanly on SIGTERM.
+    assert process.returncode == 0, gateway_log(log_path)
+
+
+def gateway_log(path: Path) -> str:
+    return path.read_text(errors="replace")[-4000:]

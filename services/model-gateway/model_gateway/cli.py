@@ -120,7 +120,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         while not stopping and all(c.poll() is None for c in children):
             time.sleep(0.2)
         forward(signal.SIGTERM, None)
-        return max((c.wait() for c in children), default=0)
+        # uvicorn re-raises the signal it stopped on: dying by our SIGTERM is a clean stop.
+        codes = [c.wait() for c in children]
+        return max((0 if code in (-signal.SIGTERM, -signal.SIGINT) else code for code in codes), default=0)
     finally:
         for child in children:
             if child.poll() is None:
