@@ -7,6 +7,7 @@ own; any failure to install or start is a note in the report, not an error.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ import yaml
 
 from bench import payloads
 from bench.procs import cmdline, descendants, free_port, kill_leftovers, stop
+from bench.targets import Rest
 from bench.upstream import STREAM_PREFIX, UNARY_PREFIX, Upstream
 
 INSTALL_TIMEOUT_S = 1200
@@ -30,13 +32,19 @@ START_TIMEOUT_S = 180
 @dataclass(frozen=True)
 class LiteLLM:
     url: str
+    key: str  # the proxy's master key: it refuses to start without one
     process: subprocess.Popen[bytes]
 
     def pids(self) -> list[int]:
         return descendants(self.process.pid)
 
+    def rest(self) -> Rest:
+        chat = self.url + "/v1/chat/completions"
+        auth = {"Authorization": f"Bearer {self.key}"}
+        return Rest("litellm", "LiteLLM proxy /v1/chat/completions", chat, chat, headers=auth)
 
-def litellm_config(upstream: Upstream) -> dict[str, object]:
+
+def litellm_config(upstream: Upstream, key: str) -> dict[str, object]:
     def entry(name: str, prefix: str) -> dict[str, object]:
         return {
             "model_name": name,
@@ -48,7 +56,11 @@ def litellm_config(upstream: Upstream) -> dict[str, object]:
         }
 
     return {
-        "model_list": [entry(payloads.UNARY_MODEL, UNARY_PREFIX), entry(payloads.STREAM_MODEL, STREAM_PREFIX)]
+        "model_list": [
+            entry(payloads.UNARY_MODEL, UNARY_PREFIX),
+            entry(payloads.STREAM_MODEL, STREAM_PREFIX),
+        ],
+        "general_settings": {"master_key": key},
     }
 
 
@@ -88,18 +100,22 @@ def run_litellm(upstream: Upstream, workdir: Path, notes: list[str]) -> Iterator
     """Yields the running proxy, or None (with a note saying why) when it could not be had."""
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / "litellm.log"
-    print("bench: installing litellm[proxy] into a throwaway virtualenv", file=sys.stderr)
-    if not _install(workdir / "venv", log):
-        notes.append(f"LiteLLM skipped: installing litellm[proxy] failed (log: {log}, removed after the run)")
-        yield None
-        return
+    # BENCH_LITELLM_VENV reuses a virtualenv that already has it (the install takes minutes).
+    venv = Path(os.environ.get("BENCH_LITELLM_VENV", "") or workdir / "venv")
+    if not (venv / "bin/litellm").exists():
+        print(f"bench: installing litellm[proxy] into a throwaway virtualenv ({venv})", file=sys.stderr)
+        if not _install(venv, log):
+            notes.append("LiteLLM skipped: installing litellm[proxy] failed (see logs/litellm-litellm.log)")
+            yield None
+            return
     config = workdir / "litellm.yaml"
-    config.write_text(yaml.safe_dump(litellm_config(upstream), sort_keys=False))
+    key = "sk-bench-" + secrets.token_hex(16)  # made up per run, used on loopback only
+    config.write_text(yaml.safe_dump(litellm_config(upstream, key), sort_keys=False))
     port = free_port()
     # No network at start: the bundled model cost map, no telemetry.
     env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False", "LITELLM_LOG": "ERROR"}
     command = [
-        str(workdir / "venv/bin/litellm"),
+        str(venv / "bin/litellm"),
         *("--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"),
     ]
     with log.open("ab") as out:
@@ -107,7 +123,7 @@ def run_litellm(upstream: Upstream, workdir: Path, notes: list[str]) -> Iterator
     try:
         url = f"http://127.0.0.1:{port}"
         if _wait_ready(url, process):
-            yield LiteLLM(url, process)
+            yield LiteLLM(url, key, process)
         else:
             notes.append(f"LiteLLM skipped: the proxy did not become ready in {START_TIMEOUT_S}s")
             yield None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from bench.measure import LoadResult, percentile
@@ -20,7 +21,7 @@ _WRK_MARK = "BENCHJSON "
 _WRK_LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = [==[{body}]==]
+{headers}wrk.body = [==[{body}]==]
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -32,11 +33,12 @@ end
 """
 
 
-def wrk_script(body: bytes) -> str:
+def wrk_script(body: bytes, headers: Mapping[str, str] | None = None) -> str:
     text = body.decode()
     if "]==]" in text:
         raise ValueError("request body would end the Lua long string")
-    return _WRK_LUA.format(body=text, mark=_WRK_MARK)
+    extra = "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in (headers or {}).items())
+    return _WRK_LUA.format(body=text, headers=extra, mark=_WRK_MARK)
 
 
 def parse_wrk(output: str) -> LoadResult:
@@ -60,10 +62,16 @@ def parse_wrk(output: str) -> LoadResult:
 
 
 def run_wrk(
-    wrk: str, url: str, body: bytes, connections: int, duration_s: float, workdir: Path
+    wrk: str,
+    url: str,
+    body: bytes,
+    connections: int,
+    duration_s: float,
+    workdir: Path,
+    headers: Mapping[str, str] | None = None,
 ) -> LoadResult:
     script = workdir / "wrk.lua"
-    script.write_text(wrk_script(body))
+    script.write_text(wrk_script(body, headers))
     seconds = max(1, round(duration_s))
     command = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
@@ -121,7 +129,7 @@ def run_h2load(
     min_reply_bytes: int,
 ) -> LoadResult:
     """Unary gRPC over h2c: the framed request body posted with gRPC's headers."""
-    body, log = workdir / "grpc-request.bin", workdir / "h2load.log"
+    body, log = workdir / "grpc-request.bin", workdir / "h2load-requests.tsv"
     body.write_bytes(frame)
     log.unlink(missing_ok=True)
     seconds = max(1, round(duration_s))

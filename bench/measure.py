@@ -86,6 +86,9 @@ class Run:
     memory: list[Memory] = field(default_factory=list)
     growth: Growth | None = None
     notes: list[str] = field(default_factory=list)
+    # Share of the machine's CPU used by processes other than the benchmark's
+    # during the run: other work on a shared box makes every figure noisy.
+    background_cpu_pct: float | None = None
 
     def find(self, key: str, mode: str, connections: int) -> Scenario | None:
         for scenario in self.scenarios:

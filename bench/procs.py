@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -116,3 +117,17 @@ def kill_leftovers(pids: dict[int, list[str]]) -> None:
         if command and cmdline(pid) == command:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def machine_busy_ms() -> float:
+    """CPU time spent by everything on the machine since boot (first line of /proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) * 1000.0 / CLOCK_TICKS
+
+
+def own_cpu_ms() -> float:
+    """CPU of this process and of every reaped descendant (load tools, nginx, `up` and its children)."""
+    ours = resource.getrusage(resource.RUSAGE_SELF)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (ours.ru_utime + ours.ru_stime + reaped.ru_utime + reaped.ru_stime) * 1000.0

@@ -35,7 +35,7 @@ def _cpu(scenario: Scenario, names: list[str]) -> list[str]:
 
 
 def _row(cells: list[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
+    return "| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |"
 
 
 def _unary_table(run: Run, names: list[str]) -> list[str]:
@@ -113,7 +113,8 @@ def markdown(run: Run) -> str:
         f"{settings['duration_s']} s per scenario after a {settings['warmup_s']} s warm-up per path; "
         "added = path minus the direct upstream, same run, same client. "
         "Unary: wrk (REST) and h2load (gRPC, one stream per connection); streams: an asyncio client "
-        f"(aiohttp, grpc.aio), answers of {settings['stream_chunks']} text deltas.",
+        f"(aiohttp, grpc.aio), answers of {settings['stream_chunks']} text deltas. "
+        f"Other processes used {_num(run.background_cpu_pct, 0)}% of the CPU meanwhile.",
         "",
         "**Unary**",
         "",
@@ -170,6 +171,7 @@ def to_json(run: Run) -> dict[str, Any]:
             "memory": memory,
             "growth": asdict(run.growth) if run.growth else None,
             "budget": [asdict(check) for check in budget.checks(run)],
+            "background_cpu_pct": run.background_cpu_pct,
             "notes": run.notes,
             "failures": run.failures,
         }

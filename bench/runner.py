@@ -7,6 +7,7 @@ and on Ctrl-C alike.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from bench import payloads, report
 from bench.litellm_proxy import run_litellm
 from bench.machine import describe
 from bench.measure import Growth, LoadResult, Memory, Run, Scenario
-from bench.procs import cpu_ms, rss_mb
+from bench.procs import cpu_ms, machine_busy_ms, own_cpu_ms, rss_mb
 from bench.stack import run_stack
 from bench.targets import Target, build_targets
 from bench.tools import ensure_tools
@@ -30,6 +31,7 @@ from bench.upstream import run_upstream
 
 Pids = Callable[[], list[int]]
 FAILURES = (RuntimeError, OSError, subprocess.SubprocessError)
+BUSY_PCT = 5.0  # background CPU above this gets a warning in the report
 GROWTH_CAP_S = 1800  # the growth run stops here even if the gateway is very slow
 CHUNK_CAP_S = 10  # one wrk run of the growth loop, so memory is read close to each checkpoint
 
@@ -153,63 +155,84 @@ def _keep_logs(tmp: Path, out: Path) -> None:
         say(f"server logs kept in {logs}")
 
 
-def measure_all(options: Options, run: Run) -> None:
+def _start(stack: ExitStack, tmp: Path, options: Options, run: Run) -> tuple[list[Target], dict[str, Pids]]:
+    """nginx, the gateway and (optionally) LiteLLM; the paths to load and the processes to watch."""
     tools = ensure_tools()
-    connections = options.connections
+    upstream = stack.enter_context(run_upstream(tools["nginx"], tmp / "nginx"))
+    gateway = stack.enter_context(run_stack(upstream, tmp / "gateway"))
+    say(f"nginx on :{upstream.port}, gRPC on {gateway.grpc_target}, bridge on {gateway.bridge_url}")
+    upstream_pids = upstream.pids()
+    processes: dict[str, Pids] = {
+        "serve": lambda: [gateway.serve_pid],
+        "bridge": lambda: [gateway.bridge_pid],
+        "upstream": lambda: upstream_pids,
+    }
+    extra = []
+    if options.litellm:
+        litellm = stack.enter_context(run_litellm(upstream, tmp / "litellm", run.notes))
+        if litellm is None:
+            _keep_logs(tmp / "litellm", options.out)
+        else:
+            processes["litellm"] = litellm.pids
+            extra.append(litellm.rest())
+    return build_targets(tools, upstream, gateway, tmp, extra), processes
+
+
+def _scenarios(targets: list[Target], processes: dict[str, Pids], options: Options, run: Run) -> set[str]:
+    """Checks and warms every path, then measures mode by mode, concurrency by concurrency.
+
+    Paths of one mode and concurrency run back to back, the direct upstream
+    first, so each added latency compares figures taken a few seconds apart.
+    Returns the keys of the unusable unary paths.
+    """
+    broken: dict[tuple[str, str], str] = {}
+    for target in targets:
+        problem = _prepare(target, max(options.connections), options.warmup_s)
+        if problem:
+            broken[(target.key, target.mode)] = problem
+            say(f"{target.label} [{target.mode}] is not usable: {problem}")
+    for mode in ("unary", "stream"):
+        for conns in options.connections:
+            for target in (t for t in targets if t.mode == mode):
+                problem = broken.get((target.key, target.mode))
+                if problem:
+                    scenario = Scenario(target.key, target.label, mode, conns, target.tool, error=problem)
+                else:
+                    scenario = _measure(target, conns, options.duration_s, processes)
+                run.scenarios.append(scenario)
+                say(_summary(scenario))
+                time.sleep(0.3)  # let the last replies and closed sockets settle
+    _added(run)
+    return {key for key, mode in broken if mode == "unary"}
+
+
+def _memory(
+    targets: list[Target], processes: dict[str, Pids], options: Options, run: Run, grow: bool
+) -> None:
+    """RSS after the scenarios, then (when REST works) along the growth run."""
+    for name, pids in processes.items():
+        run.memory.append(Memory(name, sum(rss_mb(pid) for pid in pids())))
+    if not grow:
+        run.notes.append("memory growth run skipped: REST /v1/chat/completions is not usable")
+        return
+    rest = next(t for t in targets if (t.key, t.mode) == ("openai", "unary"))
+    watched = {name: processes[name] for name in ("serve", "bridge")}
+    growth, readings = _growth(run, rest, max(options.connections), options.growth_requests, watched)
+    run.growth = growth
+    for memory in run.memory:
+        if memory.process in readings:
+            memory.at_half_mb, memory.at_full_mb = readings[memory.process]
+
+
+def measure_all(options: Options, run: Run) -> None:
+    shutil.rmtree(options.out / "logs", ignore_errors=True)  # logs of an earlier run would mislead
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp_name, ExitStack() as stack:
         tmp = Path(tmp_name)
         try:
-            upstream = stack.enter_context(run_upstream(tools["nginx"], tmp / "nginx"))
-            gateway = stack.enter_context(run_stack(upstream, tmp / "gateway"))
-            say(f"nginx on :{upstream.port}, gRPC on {gateway.grpc_target}, bridge on {gateway.bridge_url}")
-            litellm = None
-            if options.litellm:
-                litellm = stack.enter_context(run_litellm(upstream, tmp / "litellm", run.notes))
-            upstream_pids = upstream.pids()
-            processes: dict[str, Pids] = {
-                "serve": lambda: [gateway.serve_pid],
-                "bridge": lambda: [gateway.bridge_pid],
-                "upstream": lambda: upstream_pids,
-            }
-            if litellm is not None:
-                processes["litellm"] = litellm.pids
-            targets = build_targets(tools, upstream, gateway, tmp, litellm.url if litellm else None)
-
-            broken: dict[tuple[str, str], str] = {}
-            for target in targets:
-                problem = _prepare(target, max(connections), options.warmup_s)
-                if problem:
-                    broken[(target.key, target.mode)] = problem
-                    say(f"{target.label} [{target.mode}] is not usable: {problem}")
-
-            for mode in ("unary", "stream"):
-                for conns in connections:
-                    for target in (t for t in targets if t.mode == mode):
-                        problem = broken.get((target.key, target.mode))
-                        if problem:
-                            scenario = Scenario(
-                                target.key, target.label, mode, conns, target.tool, error=problem
-                            )
-                        else:
-                            scenario = _measure(target, conns, options.duration_s, processes)
-                        run.scenarios.append(scenario)
-                        say(_summary(scenario))
-                        time.sleep(0.3)  # let the last replies and closed sockets settle
-            _added(run)
-
-            for name, pids in processes.items():
-                run.memory.append(Memory(name, sum(rss_mb(pid) for pid in pids())))
-            rest = next(t for t in targets if (t.key, t.mode) == ("openai", "unary"))
-            if ("openai", "unary") in broken:
-                run.notes.append("growth run skipped: REST /v1/chat/completions is not usable")
-                return
-            watched = {name: processes[name] for name in ("serve", "bridge")}
-            growth, readings = _growth(run, rest, max(connections), options.growth_requests, watched)
-            run.growth = growth
-            for memory in run.memory:
-                if memory.process in readings:
-                    memory.at_half_mb, memory.at_full_mb = readings[memory.process]
-        except BaseException:
+            targets, processes = _start(stack, tmp, options, run)
+            broken = _scenarios(targets, processes, options, run)
+            _memory(targets, processes, options, run, grow="openai" not in broken)
+        except Exception:
             _keep_logs(tmp, options.out)
             raise
         if run.failures:
@@ -230,11 +253,21 @@ def main(options: Options) -> int:
             "litellm": options.litellm,
         },
     )
+    busy, own, started = machine_busy_ms(), own_cpu_ms(), time.monotonic()
     try:
         measure_all(options, run)
     except RuntimeError as exc:
         say(f"failed: {exc}")
         return 1
+    # Everything started here has been reaped by now, so its CPU is in own_cpu_ms().
+    capacity = (time.monotonic() - started) * 1000.0 * (os.cpu_count() or 1)
+    others = (machine_busy_ms() - busy) - (own_cpu_ms() - own)
+    run.background_cpu_pct = max(0.0, others / capacity * 100.0)
+    if run.background_cpu_pct > BUSY_PCT:
+        run.notes.append(
+            f"other processes used {run.background_cpu_pct:.0f}% of the machine's CPU during this run: "
+            "the figures are noisier and slower than on an idle machine"
+        )
     files = report.write(run, options.out)
     table = report.markdown(run)
     print(table)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -47,7 +47,7 @@ async def _drive(calls: list[Call], duration_s: float) -> LoadResult:
             begin = time.perf_counter()
             try:
                 first = await call()
-            except (BadReply, aiohttp.ClientError, grpc.RpcError, TimeoutError) as exc:
+            except (BadReply, aiohttp.ClientError, grpc.RpcError, OSError) as exc:
                 tally.errors += 1
                 tally.first_error = tally.first_error or f"{type(exc).__name__}: {exc}"[:300]
                 await asyncio.sleep(0.01)  # a dead endpoint must not become a busy loop
@@ -69,8 +69,10 @@ async def _drive(calls: list[Call], duration_s: float) -> LoadResult:
     )
 
 
-def _http_call(session: aiohttp.ClientSession, url: str, body: bytes, end_marker: bytes) -> Call:
-    headers = {"Content-Type": "application/json"}
+def _http_call(
+    session: aiohttp.ClientSession, url: str, body: bytes, end_marker: bytes, extra: Mapping[str, str]
+) -> Call:
+    headers = {"Content-Type": "application/json", **extra}
 
     async def call() -> float:
         async with session.post(url, data=body, headers=headers) as response:
@@ -91,13 +93,18 @@ def _http_call(session: aiohttp.ClientSession, url: str, body: bytes, end_marker
 
 
 async def http_streams(
-    url: str, body: bytes, end_marker: bytes, connections: int, duration_s: float
+    url: str,
+    body: bytes,
+    end_marker: bytes,
+    connections: int,
+    duration_s: float,
+    headers: Mapping[str, str] | None = None,
 ) -> LoadResult:
     """SSE or NDJSON over HTTP/1.1 keep-alive, `connections` sockets at once."""
     connector = aiohttp.TCPConnector(limit=connections, force_close=False)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        calls = [_http_call(session, url, body, end_marker) for _ in range(connections)]
+        calls = [_http_call(session, url, body, end_marker, headers or {}) for _ in range(connections)]
         return await _drive(calls, duration_s)
 
 

@@ -10,8 +10,8 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -41,22 +41,61 @@ class Target:
     check: Callable[[], None]
 
 
-def _no_check() -> None:
-    """Streams are checked by the client itself: status 200 and a proper ending."""
-
-
-def check_http(url: str, body: bytes) -> None:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+def _post(url: str, body: bytes, headers: Mapping[str, str]) -> str:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **headers})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            text = response.read().decode()
+            return str(response.read().decode())
     except urllib.error.HTTPError as exc:
         raise RuntimeError(f"POST {url}: HTTP {exc.code}: {exc.read()[:300]!r}") from None
     except OSError as exc:
         raise RuntimeError(f"POST {url}: {exc}") from None
+
+
+def check_http(url: str, body: bytes, headers: Mapping[str, str]) -> None:
+    text = _post(url, body, headers)
     # The answer text must come through, JSON-escaped or not.
     if payloads.ANSWER not in text and json.dumps(payloads.ANSWER)[1:-1] not in text:
         raise RuntimeError(f"POST {url}: the reply lacks the upstream's answer: {text[:300]}")
+
+
+def stream_text(raw: str, ollama: bool) -> str:
+    """The text deltas of an OpenAI SSE or an Ollama NDJSON stream, joined."""
+    parts: list[str] = []
+    for line in raw.splitlines():
+        if not ollama and not line.startswith("data:"):
+            continue  # SSE event:, id: and comment lines
+        payload = line.removeprefix("data:").strip()
+        if not payload or payload == "[DONE]":
+            continue
+        event = json.loads(payload)
+        if ollama:
+            parts.append((event.get("message") or {}).get("content") or "")
+        else:
+            parts += [(c.get("delta") or {}).get("content") or "" for c in event.get("choices") or []]
+    return "".join(parts)
+
+
+def check_http_stream(url: str, body: bytes, headers: Mapping[str, str], ollama: bool) -> None:
+    raw = _post(url, body, headers)
+    try:
+        text = stream_text(raw, ollama)
+    except (ValueError, AttributeError) as exc:
+        raise RuntimeError(f"POST {url}: not a well-formed stream ({exc}): {raw[:300]}") from None
+    if text != payloads.ANSWER:
+        raise RuntimeError(f"POST {url}: the stream carried {text!r}, not {payloads.ANSWER!r}")
+
+
+def check_grpc_stream(target: str) -> None:
+    with grpc.insecure_channel(target) as channel:
+        stub = pb_grpc.ModelGatewayStub(channel)
+        try:
+            chunks = list(stub.StreamGenerate(payloads.grpc_request(payloads.STREAM_MODEL), timeout=30))
+        except grpc.RpcError as exc:
+            raise RuntimeError(f"gRPC StreamGenerate on {target}: {exc}") from None
+    text = "".join(chunk.delta.text for chunk in chunks if chunk.HasField("delta"))
+    if text != payloads.ANSWER or not chunks[-1].HasField("final"):
+        raise RuntimeError(f"gRPC StreamGenerate on {target}: {text!r} and no final chunk")
 
 
 def check_grpc(target: str) -> int:
@@ -73,36 +112,48 @@ def check_grpc(target: str) -> int:
     return 5 + reply.ByteSize()
 
 
-def _wrk(wrk: str, url: str, body: bytes, workdir: Path) -> Runner:
-    return lambda connections, seconds: run_wrk(wrk, url, body, connections, seconds, workdir)
+@dataclass(frozen=True)
+class Rest:
+    """An HTTP endpoint: where unary and streamed calls go, in which dialect, with which headers."""
+
+    key: str
+    label: str
+    url: str
+    stream_url: str
+    ollama: bool = False  # Ollama bodies and NDJSON streams instead of OpenAI's and SSE
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def _http_stream(url: str, body: bytes, end: bytes) -> Runner:
-    return lambda connections, seconds: asyncio.run(http_streams(url, body, end, connections, seconds))
-
-
-def _rest_targets(
-    key: str, label: str, url: str, stream_url: str, wrk: str, workdir: Path, ollama: bool = False
-) -> list[Target]:
-    request = payloads.ollama_request if ollama else payloads.openai_request
+def rest_targets(rest: Rest, wrk: str, workdir: Path) -> list[Target]:
+    request = payloads.ollama_request if rest.ollama else payloads.openai_request
     unary_body = request(payloads.UNARY_MODEL, False)
     stream_body = request(payloads.STREAM_MODEL, True)
+    end = NDJSON_END if rest.ollama else SSE_END
+
+    def unary(connections: int, seconds: float) -> LoadResult:
+        return run_wrk(wrk, rest.url, unary_body, connections, seconds, workdir, rest.headers)
+
+    def stream(connections: int, seconds: float) -> LoadResult:
+        return asyncio.run(
+            http_streams(rest.stream_url, stream_body, end, connections, seconds, rest.headers)
+        )
+
     return [
         Target(
-            key,
-            label,
+            rest.key,
+            rest.label,
             "unary",
             "wrk",
-            _wrk(wrk, url, unary_body, workdir),
-            lambda: check_http(url, unary_body),
+            unary,
+            lambda: check_http(rest.url, unary_body, rest.headers),
         ),
         Target(
-            key,
-            label,
+            rest.key,
+            rest.label,
             "stream",
             "aiohttp",
-            _http_stream(stream_url, stream_body, NDJSON_END if ollama else SSE_END),
-            _no_check,
+            stream,
+            lambda: check_http_stream(rest.stream_url, stream_body, rest.headers, rest.ollama),
         ),
     ]
 
@@ -125,25 +176,30 @@ def _grpc_targets(stack: Stack, h2load: str, workdir: Path) -> list[Target]:
 
     return [
         Target("grpc", "gRPC Generate", "unary", "h2load", unary, check),
-        Target("grpc", "gRPC StreamGenerate", "stream", "grpc.aio", stream, _no_check),
+        Target(
+            "grpc",
+            "gRPC StreamGenerate",
+            "stream",
+            "grpc.aio",
+            stream,
+            lambda: check_grpc_stream(stack.grpc_target),
+        ),
     ]
 
 
 def build_targets(
-    tools: dict[str, str], upstream: Upstream, stack: Stack, workdir: Path, litellm_url: str | None
+    tools: dict[str, str], upstream: Upstream, stack: Stack, workdir: Path, extra: list[Rest]
 ) -> list[Target]:
-    wrk = tools["wrk"]
+    """The direct upstream first (the floor), then gRPC, the bridge's surfaces, then any extras."""
     chat = stack.bridge_url + "/v1/chat/completions"
     ollama = stack.bridge_url + "/api/chat"
-    targets = [
-        *_rest_targets(
-            "direct", "direct upstream (nginx)", upstream.unary_url, upstream.stream_url, wrk, workdir
-        ),
-        *_grpc_targets(stack, tools["h2load"], workdir),
-        *_rest_targets("openai", "REST /v1/chat/completions", chat, chat, wrk, workdir),
-        *_rest_targets("ollama", "REST Ollama /api/chat", ollama, ollama, wrk, workdir, ollama=True),
+    rests = [
+        Rest("openai", "REST /v1/chat/completions", chat, chat),
+        Rest("ollama", "REST Ollama /api/chat", ollama, ollama, ollama=True),
+        *extra,
     ]
-    if litellm_url:
-        url = litellm_url + "/v1/chat/completions"
-        targets += _rest_targets("litellm", "LiteLLM proxy /v1/chat/completions", url, url, wrk, workdir)
+    direct = Rest("direct", "direct upstream (nginx)", upstream.unary_url, upstream.stream_url)
+    targets = rest_targets(direct, tools["wrk"], workdir) + _grpc_targets(stack, tools["h2load"], workdir)
+    for rest in rests:
+        targets += rest_targets(rest, tools["wrk"], workdir)
     return targets

@@ -1,10 +1,11 @@
-"""The bridge application: three surfaces on one FastAPI app, one gRPC channel."""
+"""The bridge application: three surfaces on one FastAPI app, one gRPC channel, /metrics."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import uvicorn
 from fastapi import FastAPI
@@ -14,10 +15,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from model_gateway.config import GatewayConfig
+from model_gateway.telemetry import shutdown_tracing
+from model_gateway_bridge import telemetry
+from model_gateway_bridge.access_log import AccessLog
 from model_gateway_bridge.client import GatewayClient
 from model_gateway_bridge.errors import BridgeError
+from model_gateway_bridge.metrics import metrics_endpoint
 from model_gateway_bridge.state import BridgeState
 from model_gateway_bridge.surfaces import native, ollama, openai
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 log = logging.getLogger("model_gateway_bridge")
 
@@ -33,13 +41,18 @@ def _renderer_for(path: str) -> ErrorRenderer:
     return ollama.error_response
 
 
-def create_app(config: GatewayConfig, grpc_target: str) -> FastAPI:
-    client = GatewayClient(grpc_target, config.server.max_message_bytes)
+def create_app(
+    config: GatewayConfig, grpc_target: str, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
+    client = GatewayClient(
+        grpc_target, config.server.max_message_bytes, telemetry.client_interceptors(tracer_provider)
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         await client.close()
+        shutdown_tracing(tracer_provider)
 
     app = FastAPI(
         title="Model Gateway bridge",
@@ -52,6 +65,10 @@ def create_app(config: GatewayConfig, grpc_target: str) -> FastAPI:
     app.include_router(native.router)
     app.include_router(openai.router)
     app.include_router(ollama.router)
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    app.add_middleware(AccessLog)
+    if tracer_provider is not None:
+        telemetry.instrument_app(app, tracer_provider)
 
     @app.exception_handler(BridgeError)
     async def _bridge_error(request: Request, exc: BridgeError) -> Response:
@@ -90,13 +107,15 @@ def _split(listen: str) -> tuple[str, int]:
 def run(config: GatewayConfig, grpc_target: str, listen: str) -> None:
     host, port = _split(listen)
     log.info("model-gateway bridge on http://%s:%d -> gRPC %s", host, port, grpc_target)
+    tracer_provider = telemetry.setup_bridge_tracing(config.telemetry)
     uvicorn.run(
-        create_app(config, grpc_target),
+        create_app(config, grpc_target, tracer_provider),
         host=host,
         port=port,
         loop="uvloop",
         http="httptools",
+        log_config=None,  # uvicorn's records go through our handler (JSON or text) too
         log_level="warning",
-        access_log=False,
+        access_log=False,  # AccessLog writes the one line per request
         timeout_graceful_shutdown=int(config.server.shutdown_grace_s),
     )

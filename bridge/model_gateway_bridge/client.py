@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from grpc import aio
 from starlette.requests import Request
 
+from model_gateway_bridge.access_log import surface_of
 from model_gateway_bridge.errors import BridgeError, from_rpc_error
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
@@ -24,8 +25,9 @@ ROUTE_HEADERS = ("x-gateway-model", "x-gateway-provider", "x-gateway-deployment"
 
 
 class GatewayClient:
-    def __init__(self, target: str, max_message_bytes: int) -> None:
+    def __init__(self, target: str, max_message_bytes: int, interceptors: Sequence[Any] = ()) -> None:
         self.target = target
+        self._interceptors = list(interceptors)  # tracing: carries the trace context in metadata
         self._options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
@@ -37,7 +39,9 @@ class GatewayClient:
     def stub(self) -> ModelGatewayAsyncStub:
         # The channel is made on first use, inside the server's event loop.
         if self._stub is None:
-            self._channel = aio.insecure_channel(self.target, options=self._options)
+            self._channel = aio.insecure_channel(
+                self.target, options=self._options, interceptors=self._interceptors or None
+            )
             self._stub = pb_grpc.ModelGatewayStub(self._channel)
         return self._stub
 
@@ -59,7 +63,7 @@ class CallContext:
     def of(cls, request: Request, default_timeout: float) -> CallContext:
         headers = request.headers
         request_id = headers.get("x-request-id") or uuid.uuid4().hex
-        metadata = [("x-request-id", request_id)]
+        metadata = [("x-request-id", request_id), ("x-gateway-surface", surface_of(request.url.path))]
         metadata.extend((name, headers[name]) for name in FORWARDED_HEADERS if name in headers)
         timeout = default_timeout
         # The OpenAI SDKs announce their own timeout; never wait longer than the caller.

@@ -324,6 +324,11 @@ def build_reply(
     return Reply(text, None, prompt_tokens, word_count(text))
 
 
+# Real embedding models top out at a few thousand dimensions; the fakes refuse
+# more rather than allocate whatever a fuzzer asks for.
+MAX_DIMENSIONS = 4096
+
+
 def embedding(text: str, dimensions: int = 16) -> list[float]:
     """A deterministic vector in [-1, 1) whose values are exact in float32."""
     return [byte / 128 - 1 for byte in hashlib.shake_256(text.encode()).digest(dimensions)]

@@ -19,6 +19,7 @@ from tests.fakes.common import (
     INBAND_ERROR_MESSAGE,
     JSON,
     LISTED_CUES,
+    MAX_DIMENSIONS,
     RETRY_AFTER_SECONDS,
     SETTINGS,
     FakeServer,
@@ -210,6 +211,8 @@ async def embed(request: web.Request) -> web.StreamResponse:
     raw = body.get("input", "")
     texts = [raw] if isinstance(raw, str) else [str(item) for item in raw]
     dimensions = int(body.get("dimensions") or 16)
+    if not 0 < dimensions <= MAX_DIMENSIONS:
+        raise Reject(error(400, f"dimensions must be between 1 and {MAX_DIMENSIONS}"))
     tokens = sum(word_count(text) for text in texts)
     payload = {
         "model": model,

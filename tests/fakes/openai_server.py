@@ -20,6 +20,7 @@ from tests.fakes.common import (
     INBAND_ERROR_MESSAGE,
     JSON,
     LISTED_CUES,
+    MAX_DIMENSIONS,
     RETRY_AFTER_SECONDS,
     SETTINGS,
     STATS,
@@ -304,6 +305,15 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     body, model = await read_body(request, "input")
     texts = embedding_inputs(body["input"])
     dimensions = int(body.get("dimensions") or 16)
+    if not 0 < dimensions <= MAX_DIMENSIONS:
+        raise Reject(
+            error(
+                400,
+                f"dimensions must be between 1 and {MAX_DIMENSIONS}.",
+                "invalid_request_error",
+                param="dimensions",
+            )
+        )
     as_base64 = body.get("encoding_format") == "base64"
     data: list[JSON] = []
     for index, text in enumerate(texts):

@@ -94,12 +94,16 @@ def start_fake(module: str, tmp: Path) -> tuple[Fake, subprocess.Popen[bytes]]:
 PLANTED_KEY = "sk-planted-secret-0123456789abcdef"
 
 
-def gateway_config(openai_url: str, ollama_url: str, grpc_port: int, bridge_port: int) -> str:
+def gateway_config(
+    openai_url: str, ollama_url: str, grpc_port: int, bridge_port: int, metrics_port: int | None = None
+) -> str:
     refused = free_port()  # nothing listens here: a refused connection
+    metrics = f"127.0.0.1:{metrics_port}" if metrics_port else ""
     return f"""
 server:
   grpc: 127.0.0.1:{grpc_port}
   bridge: 127.0.0.1:{bridge_port}
+  metrics: "{metrics}"
   request_timeout_s: 30
   max_body_bytes: 65536
 providers:

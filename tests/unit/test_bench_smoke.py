@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from bench import payloads
 from bench.load import parse_h2load, parse_wrk, wrk_script
 from bench.measure import percentile
+from bench.targets import stream_text
 from bench.upstream import nginx_conf
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,6 +71,13 @@ def test_nginx_config_serves_both_bodies_from_memory(tmp_path: Path) -> None:
     assert "listen 127.0.0.1:8080" in conf
     assert "location = /unary/v1/chat/completions" in conf
     assert "data: [DONE]\\n\\n'" in conf  # the SSE body ends the stream properly
+
+
+def test_stream_text_joins_sse_and_ndjson_deltas() -> None:
+    assert stream_text(payloads.upstream_stream(), ollama=False) == payloads.ANSWER
+    ndjson = '{"message":{"role":"assistant","content":"Hel"},"done":false}\n'
+    ndjson += '{"message":{"role":"assistant","content":"lo"},"done":false}\n{"done":true}\n'
+    assert stream_text(ndjson, ollama=True) == "Hello"
 
 
 def _tools_available() -> bool:

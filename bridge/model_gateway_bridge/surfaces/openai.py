@@ -216,6 +216,11 @@ def _array(value: Any, param: str) -> list[Any]:
     return value
 
 
+def _or_empty(value: Any) -> Any:
+    """An optional object; null reads as {} (any other non-object is still an error)."""
+    return {} if value is None else value
+
+
 def _boolean(value: Any, param: str) -> bool:
     if value is None:
         return False
@@ -281,7 +286,7 @@ def parse_chat(body: JSON) -> Parsed:
     elif legacy and body.get("function_call") is not None:
         request.tool_choice.CopyFrom(_function_call_choice(body["function_call"]))
 
-    for key, value in _object(body.get("metadata") or {}, "metadata").items():
+    for key, value in _object(_or_empty(body.get("metadata")), "metadata").items():
         request.metadata[key] = _string(value, f"metadata.{key}")
     stream, include_usage = _common(body, request, _CHAT_KEYS)
     return Parsed(request, stream, include_usage, legacy)
@@ -318,8 +323,9 @@ def _common(body: JSON, request: pb.GenerateRequest, known: frozenset[str]) -> t
     if extras:
         request.provider_options.update(extras)
     stream = _boolean(body.get("stream"), "stream")
-    options = _object(body.get("stream_options") or {}, "stream_options")
-    return stream, stream and _boolean(options.get("include_usage"), "stream_options.include_usage")
+    options = _object(_or_empty(body.get("stream_options")), "stream_options")
+    include_usage = _boolean(options.get("include_usage"), "stream_options.include_usage")
+    return stream, stream and include_usage
 
 
 def _sampling(body: JSON, out: pb.Sampling) -> None:
@@ -533,6 +539,7 @@ def parse_embedding(body: JSON) -> tuple[pb.EmbedRequest, str]:
         encoding = "float"
     if encoding not in ("float", "base64"):
         raise _wrong_value("encoding_format", f"expected float or base64, got {_show(encoding)}")
+    _string(body.get("user"), "user")  # passed through, but OpenAI's type all the same
     extras = {key: value for key, value in body.items() if key not in _EMBEDDING_KEYS and value is not None}
     if extras:
         request.provider_options.update(extras)  # `user`, vLLM's truncate_prompt_tokens, ...

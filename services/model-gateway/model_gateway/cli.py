@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import os
 import signal
 import subprocess
 import sys
@@ -26,10 +24,9 @@ def _load(args: argparse.Namespace) -> GatewayConfig:
 
 
 def _setup_logging() -> None:
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
-    )
+    from model_gateway.logs import setup_logging
+
+    setup_logging()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -46,6 +46,12 @@ class ServerConfig(_Strict):
     request_timeout_s: float = Field(default=600.0, gt=0)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
 
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: Any) -> Any:
+        # `metrics: "${MODEL_GATEWAY_METRICS:-}"` leaves metrics off when the variable is unset.
+        return None if value == "" else value
+
 
 class ProviderConfig(_Strict):
     kind: ProviderKind
@@ -88,10 +94,21 @@ class ModelConfig(_Strict):
     capabilities: list[str] = Field(default_factory=lambda: ["chat"])
 
 
+class TelemetryConfig(_Strict):
+    """Tracing. The standard OTEL_* environment variables win over these keys."""
+
+    enabled: bool | None = None  # None: on exactly when an OTLP endpoint is configured
+    otlp_endpoint: str | None = None
+    otlp_protocol: Literal["grpc", "http/protobuf"] | None = None
+    service_name: str = Field(default="model-gateway", min_length=1)  # the bridge adds "-bridge"
+    record_content: bool = False  # prompts and completions on spans: opt-in only
+
+
 class GatewayConfig(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: list[ModelConfig] = Field(default_factory=list)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

@@ -2,7 +2,7 @@
 
 A route is abandoned only before it produced anything: for streams, before
 the first chunk. The deadline bounds the whole loop; each attempt gets what
-is left of it.
+is left of it, and is observed as its own GenAI span (genai.UpstreamCall).
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from typing import TypeVar
 import grpc
 
 from model_gateway.errors import GatewayError, Reason
+from model_gateway.genai import Operation, UpstreamCall
 from model_gateway.providers import Provider
 from model_gateway.registry import Route
 from modelgateway.v1 import gateway_pb2 as pb
 
-T = TypeVar("T")
+T = TypeVar("T", pb.GenerateResponse, pb.EmbedResponse)
 
 
 @dataclass(slots=True)
@@ -94,17 +95,28 @@ async def call_unary(
     providers: dict[str, Provider],
     deadline: Deadline,
     call: Callable[[Provider, Route, float], Awaitable[T]],
+    operation: Operation,
 ) -> tuple[T, Attempt]:
     failures: list[tuple[Attempt, GatewayError]] = []
     for number, route in enumerate(routes, start=1):
         attempt = Attempt(route, number)
         left = deadline.check(model)
+        provider = providers[route.deployment.provider]
+        observed = UpstreamCall(operation, provider, route, number)
         try:
-            return await call(providers[route.deployment.provider], route, left), attempt
+            with observed.active():
+                result = await call(provider, route, left)
         except GatewayError as error:
+            observed.failed(error, moving_on=error.failover and number < len(routes))
             failures.append((attempt, error))
             if not error.failover:
                 raise
+            continue
+        except BaseException as exc:  # cancelled, or a bug: the attempt's span still ends
+            observed.failed(exc)
+            raise
+        observed.succeeded(result)
+        return result, attempt
     raise _give_up(model, failures, deadline)
 
 
@@ -114,15 +126,19 @@ async def open_stream(
     providers: dict[str, Provider],
     deadline: Deadline,
     call: Callable[[Provider, Route, float], AsyncIterator[pb.StreamChunk]],
+    operation: Operation,
 ) -> tuple[pb.StreamChunk, AsyncIterator[pb.StreamChunk], Attempt]:
     """The first chunk of the first route that produces one, and the rest of that stream."""
     failures: list[tuple[Attempt, GatewayError]] = []
     for number, route in enumerate(routes, start=1):
         attempt = Attempt(route, number)
         left = deadline.check(model)
-        chunks = call(providers[route.deployment.provider], route, left)
+        provider = providers[route.deployment.provider]
+        observed = UpstreamCall(operation, provider, route, number)
+        chunks = call(provider, route, left)
         try:
-            first = await anext(chunks)
+            with observed.active():
+                first = await anext(chunks)
         except StopAsyncIteration:
             error = GatewayError(
                 grpc.StatusCode.UNAVAILABLE,
@@ -131,9 +147,33 @@ async def open_stream(
             )
         except GatewayError as exc:
             error = exc
+        except BaseException as exc:
+            observed.failed(exc)
+            raise
         else:
-            return first, chunks, attempt
+            observed.chunk(first)
+            return first, _observed(chunks, observed), attempt
+        observed.failed(error, moving_on=error.failover and number < len(routes))
         failures.append((attempt, error))
         if not error.failover:
             raise error
     raise _give_up(model, failures, deadline)
+
+
+async def _observed(
+    chunks: AsyncIterator[pb.StreamChunk], observed: UpstreamCall
+) -> AsyncIterator[pb.StreamChunk]:
+    """The rest of the stream, timed chunk by chunk; its end (or its failure) ends the attempt."""
+    try:
+        async for chunk in chunks:
+            observed.chunk(chunk)
+            yield chunk
+    except BaseException as exc:  # a cut stream, or a client that went away (GeneratorExit)
+        observed.stream_ended(exc)
+        raise
+    else:
+        observed.stream_ended(StopAsyncIteration("the stream ended without a final chunk"))
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()

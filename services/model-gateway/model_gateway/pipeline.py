@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from model_gateway import __version__
 from model_gateway.config import GatewayConfig
 from model_gateway.failover import Attempt, Deadline, call_unary, open_stream
+from model_gateway.genai import chat_operation, embed_operation
 from model_gateway.pricing import cost_of
 from model_gateway.providers import Provider
 from model_gateway.registry import Registry
@@ -55,6 +56,7 @@ class Pipeline:
             self.providers,
             deadline,
             lambda provider, route, left: provider.generate(request, route.deployment.model, left),
+            chat_operation(request, stream=False),
         )
         response.id = response.id or _new_id()
         response.model = request.model
@@ -80,6 +82,7 @@ class Pipeline:
             self.providers,
             deadline,
             lambda provider, route, left: provider.stream(request, route.deployment.model, left),
+            chat_operation(request, stream=True),
         )
         return attempt, self._stamp(request, attempt, first, rest)
 
@@ -115,6 +118,7 @@ class Pipeline:
             self.providers,
             deadline,
             lambda provider, route, left: provider.embed(request, route.deployment.model, left),
+            embed_operation(request),
         )
         response.model = request.model
         response.route.CopyFrom(attempt.describe(request.model))

@@ -52,6 +52,11 @@ class Registry:
             metadata={"model": name},
         )
 
+    def canonical(self, name: str) -> str | None:
+        """The configured name behind a name or alias, or None: a bounded metric label."""
+        model = self._models.get(name) or self._models.get(name.removesuffix(":latest"))
+        return model.name if model is not None else None
+
     def routes(self, name: str) -> list[Route]:
         """Every deployment of the model in order, then those of its fallbacks.
 

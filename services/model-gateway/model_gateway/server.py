@@ -1,9 +1,10 @@
-"""The grpc.aio server: ModelGateway, standard health, reflection, graceful stop."""
+"""The grpc.aio server: ModelGateway, standard health, reflection, tracing, metrics, graceful stop."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Sequence
 
@@ -12,7 +13,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from model_gateway import genai, telemetry
 from model_gateway.config import GatewayConfig
+from model_gateway.metrics import MetricsServer
 from model_gateway.pipeline import Pipeline
 from model_gateway.providers import build_providers
 from model_gateway.service import ModelGatewayService
@@ -37,8 +40,14 @@ def server_options(config: GatewayConfig) -> list[tuple[str, int]]:
 
 async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
     """Run until SIGTERM/SIGINT, then drain: health NOT_SERVING, in-flight calls get the grace period."""
+    tracer_provider = telemetry.setup_tracing(config.telemetry, config.telemetry.service_name)
+    genai.configure(tracer_provider is not None, telemetry.record_content(config.telemetry, os.environ))
+    telemetry.instrument_upstream_http(tracer_provider)
+    metrics_server = MetricsServer(config.server.metrics) if config.server.metrics else None
     pipeline = Pipeline(config, build_providers(config))
-    server = aio.server(options=server_options(config))
+    server = aio.server(
+        options=server_options(config), interceptors=telemetry.server_interceptors(tracer_provider)
+    )
     pb_grpc.add_ModelGatewayServicer_to_server(
         ModelGatewayService(pipeline, config.server.request_timeout_s), server
     )
@@ -66,4 +75,7 @@ async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
     await health.enter_graceful_shutdown()
     await server.stop(config.server.shutdown_grace_s)
     await pipeline.close()
+    if metrics_server is not None:
+        metrics_server.close()
+    telemetry.shutdown_tracing(tracer_provider)
     log.info("model-gateway stopped")

@@ -14,8 +14,10 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 from grpc import aio
 
+from model_gateway.access_log import CallRecord
 from model_gateway.errors import GatewayError, Reason
 from model_gateway.failover import Deadline
+from model_gateway.metrics import UNKNOWN
 from model_gateway.pipeline import Pipeline
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
@@ -73,21 +75,42 @@ class ModelGatewayService(pb_grpc.ModelGatewayServicer):
         seconds = self.request_timeout_s if left is None else min(left, self.request_timeout_s)
         return Deadline(seconds)
 
+    def _record(self, rpc: str, model: str, context: Context) -> CallRecord:
+        label = self.pipeline.registry.canonical(model) or UNKNOWN
+        return CallRecord(rpc, model, label, context.invocation_metadata())
+
     async def Generate(self, request: pb.GenerateRequest, context: Context) -> pb.GenerateResponse:
-        response = await _unary(context, self.pipeline.generate(request, self._deadline(context)))
+        record = self._record("Generate", request.model, context)
+        try:
+            response = await self.pipeline.generate(request, self._deadline(context))
+            record.served(response.route, response.usage, response.cost)
+        except Exception as exc:
+            record.failed(exc)
+            await _fail(context, exc)
+        finally:
+            record.finish()
         await context.send_initial_metadata(route_metadata(response.route))
         return response
 
     async def StreamGenerate(
         self, request: pb.GenerateRequest, context: Context
     ) -> AsyncIterator[pb.StreamChunk]:
+        record = self._record("StreamGenerate", request.model, context)
         try:
             attempt, chunks = await self.pipeline.stream(request, self._deadline(context))
-            await context.send_initial_metadata(route_metadata(attempt.describe(request.model)))
+            route = attempt.describe(request.model)
+            record.routed(route)
+            await context.send_initial_metadata(route_metadata(route))
             async for chunk in chunks:
+                record.chunk()
+                if chunk.HasField("final"):
+                    record.served(chunk.final.route, chunk.final.usage, chunk.final.cost)
                 yield chunk
         except Exception as exc:
+            record.failed(exc)
             await _fail(context, exc)
+        finally:
+            record.finish()
 
     async def ListModels(self, request: pb.ListModelsRequest, context: Context) -> pb.ListModelsResponse:
         return self.pipeline.list_models()
@@ -102,4 +125,13 @@ class ModelGatewayService(pb_grpc.ModelGatewayServicer):
         return await self.pipeline.health(request.detailed)
 
     async def Embed(self, request: pb.EmbedRequest, context: Context) -> pb.EmbedResponse:
-        return await _unary(context, self.pipeline.embed(request, self._deadline(context)))
+        record = self._record("Embed", request.model, context)
+        try:
+            response = await self.pipeline.embed(request, self._deadline(context))
+            record.served(response.route, response.usage, response.cost)
+        except Exception as exc:
+            record.failed(exc)
+            await _fail(context, exc)
+        finally:
+            record.finish()
+        return response

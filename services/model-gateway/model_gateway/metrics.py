@@ -1,0 +1,105 @@
+"""The gateway's Prometheus metrics, and the small HTTP server that exposes them on `server.metrics`.
+
+Upstream calls are measured with the OpenTelemetry GenAI client metrics,
+named as Prometheus spells them (gen_ai.client.operation.duration becomes
+gen_ai_client_operation_duration_seconds) with the conventions' bucket
+boundaries. Every label value comes from the config or a fixed set (models,
+providers, deployments, error reasons), never from a request, so the series
+count is bounded by the config.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+log = logging.getLogger("model_gateway.metrics")
+
+# gen_ai.client.operation.duration / time_to_first_chunk / time_per_output_chunk advise these.
+LATENCY_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+# Chunks of a fast local model arrive a few ms apart: finer buckets below the advised 10 ms.
+CHUNK_BUCKETS = (0.001, 0.0025, 0.005, *LATENCY_BUCKETS)
+# gen_ai.client.token.usage advises powers of 4.
+TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))
+
+UNKNOWN = "_unknown"  # a label value for a model that is not in the config, or no provider at all
+
+_CALL = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_response_model")
+_SERVER = ("server_address", "server_port")
+
+OPERATION_DURATION = Histogram(
+    "gen_ai_client_operation_duration",
+    "GenAI operation duration: one upstream call (one failover attempt), streams until their end.",
+    (*_CALL, *_SERVER, "error_type"),
+    unit="seconds",
+    buckets=LATENCY_BUCKETS,
+)
+TOKEN_USAGE = Histogram(
+    "gen_ai_client_token_usage",
+    "Number of input and output tokens used per upstream call.",
+    (*_CALL, *_SERVER, "gen_ai_token_type"),
+    buckets=TOKEN_BUCKETS,
+)
+TIME_TO_FIRST_CHUNK = Histogram(
+    "gen_ai_client_operation_time_to_first_chunk",
+    "Time from sending a streaming request upstream to its first chunk.",
+    (*_CALL, *_SERVER),
+    unit="seconds",
+    buckets=LATENCY_BUCKETS,
+)
+TIME_PER_OUTPUT_CHUNK = Histogram(
+    "gen_ai_client_operation_time_per_output_chunk",
+    "Time between consecutive output chunks of an upstream stream.",
+    (*_CALL, *_SERVER),
+    unit="seconds",
+    buckets=CHUNK_BUCKETS,
+)
+
+REQUESTS = Counter(
+    "model_gateway_requests",
+    "Calls to the gateway by RPC, requested model, serving provider and outcome (ok or the error reason).",
+    ("rpc", "model", "provider", "outcome"),
+)
+FAILOVERS = Counter(
+    "model_gateway_failover_attempts",
+    "Upstream attempts that failed before any output, after which the next route was tried.",
+    ("model", "provider", "error_type"),
+)
+ESTIMATED_USAGE = Counter(
+    "model_gateway_usage_estimated",
+    "Answered calls whose token usage the gateway had to estimate (the upstream reported none).",
+    ("model", "provider"),
+)
+COST = Counter(
+    "model_gateway_cost_usd",
+    "Cost of answered calls in US dollars, from the model's configured pricing.",
+    ("model", "provider"),
+)
+
+
+def _split(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+class MetricsServer:
+    """GET /metrics in the Prometheus text format, served from a thread, off the event loop."""
+
+    def __init__(self, address: str) -> None:
+        host, port = _split(address)
+        try:
+            server, thread = start_http_server(port, host)
+        except OSError as exc:
+            raise SystemExit(
+                f"model-gateway: cannot serve metrics on {address}: {exc.strerror or exc}"
+            ) from None
+        self._server: WSGIServer = server
+        self._thread: threading.Thread = thread
+        log.info("metrics on http://%s:%d/metrics", host, server.server_port)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,1 @@
+"""Contract tests: the running bridge against contracts/openapi.yaml, the SDKs' types and golden pairs."""
