@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -90,7 +91,9 @@ def test_operation_ids_are_unique() -> None:
 
 # --- schemathesis against the live bridge ------------------------------------------------------
 
-schema = schemathesis.openapi.from_path(SPEC_PATH)
+# A fixed seed keeps CI reproducible; CONTRACT_SEED=<n> explores other cases.
+SEED = int(os.environ.get("CONTRACT_SEED", "20261126"))
+schema = schemathesis.openapi.from_path(SPEC_PATH, config=schemathesis.Config.from_dict({"seed": SEED}))
 
 _MODEL_PATHS = {"/v1/models/{model}": "model", "/api/v1/models/{name}": "name"}
 _EMBED_PATHS = {"/v1/embeddings", "/api/embed", "/api/embeddings", "/api/v1/embed"}
@@ -104,19 +107,12 @@ def _models_for(path: str) -> st.SearchStrategy[str]:
     )
 
 
-# The fakes build a vector of `dimensions` floats; billions of them would stall the upstream, not the bridge.
-_MAX_FAKE_DIMENSIONS = 64
-
-
 @schema.hook
 def flatmap_body(context: HookContext, body: Any) -> st.SearchStrategy[Any]:
     """A usable model name in place of the generated one (left alone when it is the invalid part)."""
     operation = context.operation
     if operation is None or not isinstance(body, dict):
         return st.just(body)
-    dimensions = body.get("dimensions")
-    if isinstance(dimensions, int) and not isinstance(dimensions, bool) and dimensions > _MAX_FAKE_DIMENSIONS:
-        body = {**body, "dimensions": _MAX_FAKE_DIMENSIONS}
     keys = [key for key in ("model", "name") if isinstance(body.get(key), str) and body[key].strip()]
     if not keys:
         return st.just(body)
@@ -179,6 +175,7 @@ CHECKS = [
 @settings(
     max_examples=25,
     deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 def test_bridge_conforms_to_the_contract(case: Case, bridge: Bridge) -> None:

@@ -16,7 +16,7 @@ import json
 import re
 import struct
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import ollama
@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from tests.contract.conftest import Bridge, parse_ndjson, parse_sse
 
 JSON = dict[str, Any]
+T = TypeVar("T", bound=BaseModel)
 
 WEATHER_TOOL: JSON = {
     "type": "function",
@@ -64,7 +65,7 @@ def undeclared(model: Any, raw: Any, path: str = "") -> Iterator[str]:
             yield from undeclared(item, raw_item, f"{path}[{i}]")
 
 
-def strict[T: BaseModel](cls: type[T], raw: Any, allowed: Sequence[re.Pattern[str]] = ()) -> T:
+def strict(cls: type[T], raw: Any, allowed: Sequence[re.Pattern[str]] = ()) -> T:
     """`cls.model_validate(raw)`, then no key left that the type does not declare."""
     parsed = cls.model_validate(raw)
     extra = [path for path in undeclared(parsed, raw) if not any(p.search(path) for p in allowed)]

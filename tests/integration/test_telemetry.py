@@ -298,6 +298,7 @@ def test_rest_call_with_traceparent_is_one_trace_with_genai_attributes(stack: St
     assert a["gateway.route.fallback_used"] is False
     assert a["gateway.route.cache_hit"] is False
     assert a["gateway.route.provider"] == "cloud"
+    assert a["gateway.route.requested_model"] == a["gateway.route.served_model"] == "gpt-4o-mini"
     assert "error.type" not in a
     assert "gen_ai.input.messages" not in a and "gen_ai.output.messages" not in a  # opt-in only
 
@@ -367,6 +368,7 @@ def test_failover_gives_one_span_per_attempt(stack: Stack, stub: pb_grpc.ModelGa
     assert [s.name for s in attempts] == ["chat fail-500", "chat gpt-4o-mini", "chat llama3.2"]
     assert [s.attributes["gateway.route.provider"] for s in attempts] == ["cloud", "refused", "local"]
     assert [s.attributes["gen_ai.provider.name"] for s in attempts] == ["openai", "openai", "ollama"]
+    assert {s.attributes["gateway.route.requested_model"] for s in attempts} == {"flaky"}
     assert all(s.parent_id == server.span_id for s in attempts)
     for failed in attempts[:2]:
         assert failed.attributes["error.type"] == "UPSTREAM_UNAVAILABLE"

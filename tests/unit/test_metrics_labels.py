@@ -155,7 +155,7 @@ def test_request_attributes_are_built_only_when_tracing_and_content_only_on_opt_
         messages=[pb.Message(role=pb.ROLE_USER, content=[pb.ContentPart(text="Hi")])],
         sampling=sampling,
     )
-    assert chat_operation(request, stream=True) == Operation("chat")  # tracing off: nothing computed
+    assert chat_operation(request, stream=True) == Operation("chat", "m")  # tracing off: nothing computed
     try:
         configure(tracing=True)
         traced = chat_operation(request, stream=True)

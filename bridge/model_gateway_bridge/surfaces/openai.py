@@ -612,7 +612,8 @@ def chat_completion(response: pb.GenerateResponse, legacy_functions: bool = Fals
 
 
 def _completion_id(chat_id: str) -> str:
-    return "cmpl-" + chat_id.removeprefix("chatcmpl-")
+    # An OpenAI-style upstream's legacy completion already has its cmpl- id.
+    return chat_id if chat_id.startswith("cmpl-") else "cmpl-" + chat_id.removeprefix("chatcmpl-")
 
 
 def _text_finish(value: int) -> str:

@@ -69,6 +69,7 @@ class Operation:
     """What every route of one call is asked: the operation, and its request-side span attributes."""
 
     name: str  # chat | text_completion | embeddings
+    requested_model: str = ""  # as the client said it (maybe an alias)
     attributes: dict[str, AttributeValue] = field(default_factory=dict)
     input_messages: str | None = None  # opt-in content, JSON per the conventions' schema
 
@@ -76,7 +77,7 @@ class Operation:
 def chat_operation(request: pb.GenerateRequest, stream: bool) -> Operation:
     name = "text_completion" if request.prompt and not request.messages else "chat"
     if not _settings.tracing:
-        return Operation(name)
+        return Operation(name, request.model)
     attributes: dict[str, AttributeValue] = {}
     sampling = request.sampling
     if sampling.HasField("max_tokens"):
@@ -98,13 +99,14 @@ def chat_operation(request: pb.GenerateRequest, stream: bool) -> Operation:
     if stream:
         attributes["gen_ai.request.stream"] = True
     content = _input_messages(request) if _settings.record_content else None
-    return Operation(name, attributes, content)
+    return Operation(name, request.model, attributes, content)
 
 
 def embed_operation(request: pb.EmbedRequest) -> Operation:
     if not _settings.tracing or not request.HasField("dimensions"):
-        return Operation("embeddings")
-    return Operation("embeddings", attributes={"gen_ai.embeddings.dimension.count": request.dimensions})
+        return Operation("embeddings", request.model)
+    dimensions: dict[str, AttributeValue] = {"gen_ai.embeddings.dimension.count": request.dimensions}
+    return Operation("embeddings", request.model, dimensions)
 
 
 def _input_messages(request: pb.GenerateRequest) -> str:
@@ -174,7 +176,8 @@ class UpstreamCall:
                 "server.address": host,
                 "server.port": port,
                 **op.attributes,
-                "gateway.route.requested_model": route.model.name,
+                "gateway.route.requested_model": op.requested_model,
+                "gateway.route.served_model": route.model.name,
                 "gateway.route.provider": route.deployment.provider,
                 "gateway.route.deployment": route.label,
                 "gateway.route.attempt": number,
