@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from grpc import aio
 from starlette.requests import Request
 
+from model_gateway.route_headers import ROUTE_HEADERS, route_metadata
 from model_gateway_bridge.access_log import surface_of
 from model_gateway_bridge.errors import BridgeError, from_rpc_error
 from modelgateway.v1 import gateway_pb2 as pb
@@ -20,8 +21,6 @@ if TYPE_CHECKING:
 
 # Caller headers the gateway needs (auth, correlation); nothing else crosses.
 FORWARDED_HEADERS = ("authorization", "x-api-key", "traceparent", "tracestate")
-# Route metadata the gateway sends, forwarded as response headers.
-ROUTE_HEADERS = ("x-gateway-model", "x-gateway-provider", "x-gateway-deployment", "x-gateway-attempts")
 
 
 class GatewayClient:
@@ -86,13 +85,11 @@ def route_headers(metadata: Any, request_id: str) -> dict[str, str]:
 async def call_generate(
     client: GatewayClient, message: pb.GenerateRequest, ctx: CallContext
 ) -> tuple[pb.GenerateResponse, dict[str, str]]:
-    call = client.stub.Generate(message, metadata=ctx.metadata, timeout=ctx.timeout)
     try:
-        response = await call
-        metadata = await call.initial_metadata()
+        response = await client.stub.Generate(message, metadata=ctx.metadata, timeout=ctx.timeout)
     except aio.AioRpcError as error:
         raise from_rpc_error(error) from None
-    return response, route_headers(metadata, ctx.request_id)
+    return response, route_headers(route_metadata(response.route), ctx.request_id)
 
 
 @dataclass(slots=True)

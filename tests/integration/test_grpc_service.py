@@ -112,7 +112,7 @@ def test_generate_and_stream_agree_on_text_usage_and_route(
     stub: pb_grpc.ModelGatewayStub, model: str, provider: str
 ) -> None:
     request = chat(model, "Tell me about usage accounting")
-    reply, call = stub.Generate.with_call(request, timeout=10)
+    reply = stub.Generate(request, timeout=10)
     assert reply.message.role == pb.ROLE_ASSISTANT
     assert reply.finish_reason == pb.FINISH_REASON_STOP
     assert reply.usage.input_tokens > 0 and reply.usage.output_tokens > 0 and not reply.usage.estimated
@@ -123,7 +123,10 @@ def test_generate_and_stream_agree_on_text_usage_and_route(
         and reply.route.attempts == 1
     )
     assert reply.model == model and reply.id
-    assert ("x-gateway-provider", provider) in call.initial_metadata()
+
+    stream = stub.StreamGenerate(request, timeout=10)
+    assert ("x-gateway-provider", provider) in stream.initial_metadata()  # known before the first chunk
+    stream.cancel()
 
     text, final, deltas = stream_all(stub, request)
     assert deltas > 1

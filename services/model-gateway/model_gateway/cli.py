@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import uvloop
 
 from model_gateway.config import ConfigError, GatewayConfig, config_path, load_config
 
@@ -35,7 +36,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from model_gateway.server import serve
 
     listen = args.listen or [config.server.grpc]
-    asyncio.run(serve(config, listen))
+    # uvloop: grpc.aio runs on it, about 20% more calls per CPU second here (bench/).
+    uvloop.run(serve(config, listen))
     return 0
 
 

@@ -19,6 +19,7 @@ from model_gateway.errors import GatewayError, Reason
 from model_gateway.failover import Deadline
 from model_gateway.metrics import UNKNOWN
 from model_gateway.pipeline import Pipeline
+from model_gateway.route_headers import route_metadata
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
 
@@ -56,15 +57,6 @@ async def _unary(context: Context, call: Awaitable[T]) -> T:
         await _fail(context, exc)
 
 
-def route_metadata(route: pb.Route) -> tuple[tuple[str, str], ...]:
-    return (
-        ("x-gateway-model", route.served_model),
-        ("x-gateway-provider", route.provider),
-        ("x-gateway-deployment", route.deployment),
-        ("x-gateway-attempts", str(route.attempts)),
-    )
-
-
 class ModelGatewayService(pb_grpc.ModelGatewayServicer):
     def __init__(self, pipeline: Pipeline, request_timeout_s: float) -> None:
         self.pipeline = pipeline
@@ -89,7 +81,8 @@ class ModelGatewayService(pb_grpc.ModelGatewayServicer):
             await _fail(context, exc)
         finally:
             record.finish()
-        await context.send_initial_metadata(route_metadata(response.route))
+        # The route travels in the response itself; separate initial metadata
+        # would cost unary calls an extra round through gRPC's completion queue.
         return response
 
     async def StreamGenerate(
