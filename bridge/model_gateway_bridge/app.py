@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -104,18 +105,31 @@ def _split(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """Bound with SO_REUSEPORT, so several bridge processes can share one port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
 def run(config: GatewayConfig, grpc_target: str, listen: str) -> None:
     host, port = _split(listen)
     log.info("model-gateway bridge on http://%s:%d -> gRPC %s", host, port, grpc_target)
     tracer_provider = telemetry.setup_bridge_tracing(config.telemetry)
-    uvicorn.run(
-        create_app(config, grpc_target, tracer_provider),
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,  # uvicorn's records go through our handler (JSON or text) too
-        log_level="warning",
-        access_log=False,  # AccessLog writes the one line per request
-        timeout_graceful_shutdown=int(config.server.shutdown_grace_s),
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config, grpc_target, tracer_provider),
+            loop="uvloop",
+            http="httptools",
+            log_config=None,  # uvicorn's records go through our handler (JSON or text) too
+            log_level="warning",
+            access_log=False,  # AccessLog writes the one line per request
+            timeout_graceful_shutdown=int(config.server.shutdown_grace_s),
+        )
     )
+    server.run(sockets=[_listening_socket(host, port)])

@@ -92,14 +92,21 @@ def _wait_for_grpc(target: str, process: subprocess.Popen[bytes], timeout: float
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """The service, then the bridge on a private unix socket; stop both on a signal."""
+    """N service processes, then N bridges, each bridge on its service's private unix socket.
+
+    Every process binds its public port with SO_REUSEPORT, so the kernel
+    spreads connections over the workers. A signal stops them all.
+    """
     config = _load(args)
     path = str(config_path(args.config))
     socket_dir = tempfile.mkdtemp(prefix="model-gateway-")
-    socket = f"unix://{socket_dir}/grpc.sock"
+    sockets = [f"unix://{socket_dir}/grpc-{i}.sock" for i in range(args.workers)]
     base = [sys.executable, "-m", "model_gateway.cli", "--config", path]
-    service = subprocess.Popen([*base, "serve", "--listen", config.server.grpc, "--listen", socket])
-    children = [service]
+    services = [
+        subprocess.Popen([*base, "serve", "--listen", config.server.grpc, "--listen", socket])
+        for socket in sockets
+    ]
+    children = list(services)
     stopping = False
 
     def forward(signum: int, _frame: object) -> None:
@@ -112,10 +119,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     try:
-        _wait_for_grpc(socket, service, timeout=30)
-        if not stopping:
-            children.append(subprocess.Popen([*base, "bridge", "--grpc-target", socket]))
-        # Whichever child ends first ends both.
+        for socket, service in zip(sockets, services, strict=True):
+            _wait_for_grpc(socket, service, timeout=30)
+            if not stopping:
+                children.append(subprocess.Popen([*base, "bridge", "--grpc-target", socket]))
+        # Whichever child ends first ends them all.
         while not stopping and all(c.poll() is None for c in children):
             time.sleep(0.2)
         forward(signal.SIGTERM, None)
@@ -126,8 +134,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         for child in children:
             if child.poll() is None:
                 child.kill()
-        Path(socket_dir, "grpc.sock").unlink(missing_ok=True)
+        for leftover in Path(socket_dir).iterdir():
+            leftover.unlink(missing_ok=True)
         Path(socket_dir).rmdir()
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     bridge.set_defaults(func=cmd_bridge)
 
     up = commands.add_parser("up", help="run the service and the bridge together")
+    up.add_argument(
+        "--workers", type=_positive, default=1, help="service and bridge processes each (default 1)"
+    )
     up.set_defaults(func=cmd_up)
 
     check = commands.add_parser("check-config", help="validate the config and print models and routes")
