@@ -10,7 +10,7 @@ GEN_DIR := $(GEN_ROOT)/modelgateway/v1
 GEN := $(GEN_DIR)/gateway_pb2.py
 PROTOS := $(wildcard proto/modelgateway/v1/*.proto)
 CONFIG ?= config/gateway.yaml
-PACKAGES := services/model-gateway/model_gateway bridge/model_gateway_bridge
+PACKAGES := services/model-gateway/model_gateway bridge/model_gateway_bridge bench
 
 .PHONY: install proto run test lint typecheck unit integration contract bench clean
 
