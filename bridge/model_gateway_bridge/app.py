@@ -83,7 +83,9 @@ def create_app(
             message = f"method {request.method} is not allowed on {request.url.path}"
         else:
             message = str(exc.detail)
-        return _renderer_for(request.url.path)(BridgeError(exc.status_code, message))
+        response = _renderer_for(request.url.path)(BridgeError(exc.status_code, message))
+        response.headers.update(exc.headers or {})  # e.g. Allow on 405
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

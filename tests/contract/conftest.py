@@ -129,7 +129,10 @@ def media_validator(path: str, method: str, status: int, media_type: str) -> jso
 
 
 def schema_errors(validator: jsonschema_rs.Validator, instance: Any) -> list[str]:
-    return [f"{'/'.join(map(str, e.instance_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(instance)]
+    return [
+        f"{'/'.join(map(str, e.instance_path)) or '<root>'}: {e.message}"
+        for e in validator.iter_errors(instance)
+    ]
 
 
 # --- stream framings -------------------------------------------------------------------------
@@ -153,15 +156,6 @@ def parse_sse(body: bytes) -> list[JSON]:
         event["data"] = "\n".join(data)
         events.append(event)
     return events
-
-
-def sse_payloads(body: bytes) -> list[Any]:
-    """Each event's data, parsed as JSON ("[DONE]" stays a string), with its event name when not the default."""
-    out: list[Any] = []
-    for event in parse_sse(body):
-        data = event["data"] if event["data"] == "[DONE]" else json.loads(event["data"])
-        out.append(data if event["event"] == "message" else {"event": event["event"], "data": data})
-    return out
 
 
 def parse_ndjson(body: bytes) -> list[JSON]:

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from google.api import annotations_pb2, http_pb2
+from google.api import annotations_pb2, http_pb2  # type: ignore[import-untyped]
 from google.protobuf import descriptor_pb2
 
 from modelgateway.v1 import gateway_pb2
@@ -61,7 +61,11 @@ def _http_rules(rule: http_pb2.HttpRule) -> list[JSON]:
 
 
 def _message(
-    message: descriptor_pb2.DescriptorProto, scope: str, messages: JSON, enums: JSON, map_entries: dict[str, str]
+    message: descriptor_pb2.DescriptorProto,
+    scope: str,
+    messages: JSON,
+    enums: JSON,
+    map_entries: dict[str, str],
 ) -> None:
     name = f"{scope}.{message.name}"
     for nested in message.nested_type:
@@ -158,7 +162,9 @@ def compare(locked: JSON, current: JSON) -> list[str]:
                 problems.append(f"field {where} renamed to {new_name}")
             for key in ("type", "label", "json_name", "oneof"):
                 if field.get(key) != new_field.get(key):
-                    problems.append(f"field {where}: {key} changed from {field.get(key)} to {new_field.get(key)}")
+                    problems.append(
+                        f"field {where}: {key} changed from {field.get(key)} to {new_field.get(key)}"
+                    )
         for number in old["reserved"]["numbers"]:
             if number not in new["reserved"]["numbers"]:
                 problems.append(f"{name}: reserved number {number} is no longer reserved")
@@ -235,8 +241,12 @@ def render(lock: JSON) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--write", action="store_true", help=f"update {LOCK_PATH.name} with the proto as it is")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--write", action="store_true", help=f"update {LOCK_PATH.name} with the proto as it is"
+    )
     parser.add_argument("--allow-breaking", action="store_true", help="with --write: accept breaking changes")
     parser.add_argument("--lock", type=Path, default=LOCK_PATH)
     args = parser.parse_args(argv)
@@ -257,7 +267,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"not locked yet: {added} (record it with: {UPDATE_COMMAND})")
         return 1 if problems else 0
     if problems and not args.allow_breaking:
-        print("refusing to record breaking changes; pass --allow-breaking for a deliberate major change", file=sys.stderr)
+        print(
+            "refusing to record breaking changes; pass --allow-breaking for a deliberate major change",
+            file=sys.stderr,
+        )
         return 1
     args.lock.write_text(render(current))
     print(f"wrote {args.lock}")

@@ -110,7 +110,7 @@ def _is_error(item: Any) -> bool:
 
 
 def cut_short(items: list[Any]) -> list[Any]:
-    """A stream an upstream drops midway: its first item, "<...>" (zero or more), then its terminal error framing.
+    """A stream an upstream drops midway: its first item, "<...>", then its terminal error framing.
 
     How many pieces get through before the drop is a race in the upstream's
     socket, not part of the contract; where and how the stream ends is.
@@ -130,7 +130,9 @@ def observed(response: httpx.Response, expected: JSON) -> JSON:
         events = []
         for event in parse_sse(response.content):
             data = event["data"] if event["data"] == "[DONE]" else mask(json.loads(event["data"]))
-            events.append({"data": data} if event["event"] == "message" else {"event": event["event"], "data": data})
+            events.append(
+                {"data": data} if event["event"] == "message" else {"event": event["event"], "data": data}
+            )
         out["events"] = cut_short(events) if expected.get("cut") else events
     elif kind == "application/x-ndjson":
         lines = [mask(line) for line in parse_ndjson(response.content)]

@@ -40,7 +40,10 @@ def test_the_lock_covers_the_whole_service() -> None:
     assert set(methods) == {"Generate", "StreamGenerate", "ListModels", "GetModel", "Health", "Embed"}
     assert methods["StreamGenerate"]["server_streaming"] is True
     assert {"method": "GET", "path": "/api/v1/health/detailed"} in methods["Health"]["http"]
-    assert lock["messages"]["modelgateway.v1.GenerateRequest"]["fields"]["metadata"]["type"] == "map<string, string>"
+    assert (
+        lock["messages"]["modelgateway.v1.GenerateRequest"]["fields"]["metadata"]["type"]
+        == "map<string, string>"
+    )
     assert lock["messages"]["modelgateway.v1.Sampling"]["fields"]["temperature"]["label"] == "optional"
     assert lock["messages"]["modelgateway.v1.ImagePart"]["fields"]["url"]["oneof"] == "source"
 
@@ -69,13 +72,17 @@ def _broken(edit: str) -> list[str]:
     elif edit == "renumber enum value":
         changed["enums"]["modelgateway.v1.Role"]["ROLE_TOOL"] = 9
     elif edit == "rename enum value":
-        changed["enums"]["modelgateway.v1.Role"]["ROLE_FUNCTION"] = changed["enums"]["modelgateway.v1.Role"].pop(
-            "ROLE_TOOL"
-        )
+        changed["enums"]["modelgateway.v1.Role"]["ROLE_FUNCTION"] = changed["enums"][
+            "modelgateway.v1.Role"
+        ].pop("ROLE_TOOL")
     elif edit == "change rpc streaming":
-        changed["services"]["modelgateway.v1.ModelGateway"]["methods"]["StreamGenerate"]["server_streaming"] = False
+        changed["services"]["modelgateway.v1.ModelGateway"]["methods"]["StreamGenerate"][
+            "server_streaming"
+        ] = False
     elif edit == "move http binding":
-        changed["services"]["modelgateway.v1.ModelGateway"]["methods"]["Embed"]["http"][0]["path"] = "/v2/embed"
+        changed["services"]["modelgateway.v1.ModelGateway"]["methods"]["Embed"]["http"][0]["path"] = (
+            "/v2/embed"
+        )
     elif edit == "remove message":
         del changed["messages"]["modelgateway.v1.Cost"]
     return compare(lock, changed)
