@@ -23,7 +23,6 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis import Case, CheckContext, HookContext, Response
@@ -38,7 +37,6 @@ from schemathesis.specs.openapi.checks import (
 
 from model_gateway.config import GatewayConfig
 from model_gateway_bridge.app import create_app
-from modelgateway.v1 import gateway_pb2 as pb
 from tests.contract.conftest import (
     CHAT_MODELS,
     CUE_MODELS,
@@ -163,59 +161,8 @@ def ndjson_lines_conform(ctx: CheckContext, response: Response, case: Case[Any])
     return None
 
 
-def _lenient_protobuf_json(message: Descriptor, value: Any) -> bool:
-    """Whether `value` leans on python-protobuf's json_format where grpc-gateway's protojson rejects it.
-
-    json_format (with unknown fields ignored, as the bridge parses) reads a
-    string or a list given for a message as an empty message (it iterates
-    the keys it cannot find), a bool or a fraction given for an enum as a
-    number (`"role": 3.5` is 3), and a bool given for a double as 0 or 1.
-    """
-    if not isinstance(value, dict):
-        return False
-    fields = {f.json_name: f for f in message.fields} | {f.name: f for f in message.fields}
-    for key, item in value.items():
-        field = fields.get(key)
-        if field is None or item is None:
-            continue
-        items = item if field.is_repeated and isinstance(item, list) else [item]
-        nested = field.message_type if field.type == FieldDescriptor.TYPE_MESSAGE else None
-        for element in items:
-            if nested is not None:
-                if nested.full_name.startswith("google.protobuf.") or nested.GetOptions().map_entry:
-                    continue  # a Struct takes any JSON; a map is an object of scalars
-                if isinstance(element, str | list) or _lenient_protobuf_json(nested, element):
-                    return True
-            elif field.type == FieldDescriptor.TYPE_ENUM:
-                if isinstance(element, bool) or (isinstance(element, float) and not element.is_integer()):
-                    return True
-            elif field.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT) and isinstance(
-                element, bool
-            ):
-                return True
-    return False
-
-
-_NATIVE_REQUESTS = {
-    "/api/v1/generate": pb.GenerateRequest.DESCRIPTOR,
-    "/api/v1/generate:stream": pb.GenerateRequest.DESCRIPTOR,
-    "/api/v1/embed": pb.EmbedRequest.DESCRIPTOR,
-}
-
-
-def _native_parser_leniency(case: Case[Any]) -> bool:
-    message = _NATIVE_REQUESTS.get(case.operation.path)
-    return message is not None and _lenient_protobuf_json(message, case.body)
-
-
-# Invalid requests the bridge accepts on purpose or by a dependency's leniency (see contracts/README.md).
-KNOWN_ACCEPTED_INVALID = (_native_parser_leniency,)
-
-
 def invalid_data_rejected(ctx: CheckContext, response: Response, case: Case[Any]) -> bool | None:
-    """Schemathesis' negative_data_rejection, less the known leniencies above."""
-    if any(known(case) for known in KNOWN_ACCEPTED_INVALID):
-        return None
+    """Schemathesis' negative_data_rejection."""
     return negative_data_rejection(ctx, response, case)
 
 
