@@ -657,6 +657,8 @@ class ScriptedGateway(pb_grpc.ModelGatewayServicer):
             message=message,
             finish_reason=pb.FINISH_REASON_TOOL_CALLS if calls else pb.FINISH_REASON_STOP,
             usage=pb.Usage(input_tokens=5, output_tokens=2, total_tokens=7),
+            # Unary calls carry their route in the reply, as the gateway sends it.
+            route=pb.Route(served_model=request.model, provider="local", attempts=1),
         )
 
     async def StreamGenerate(
