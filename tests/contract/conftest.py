@@ -10,8 +10,6 @@ Model names pick the fakes' behaviour: `gpt-4o-mini`/`mini` and
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -22,16 +20,7 @@ import jsonschema_rs
 import pytest
 import yaml
 
-from tests.integration.conftest import (
-    GATEWAY,
-    PLANTED_KEY,
-    ROOT,
-    free_port,
-    gateway_config,
-    start_fake,
-    stop,
-    wait_for_tcp,
-)
+from tests.integration.conftest import ROOT, run_gateway
 
 SPEC_PATH = ROOT / "contracts" / "openapi.yaml"
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
@@ -71,26 +60,8 @@ class Bridge:
 
 @pytest.fixture(scope="session")
 def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
-    tmp = tmp_path_factory.mktemp("contract")
-    openai_fake, openai_process = start_fake("openai_server", tmp)
-    ollama_fake, ollama_process = start_fake("ollama_server", tmp)
-    grpc_port, bridge_port = free_port(), free_port()
-    config = tmp / "gateway.yaml"
-    config.write_text(gateway_config(openai_fake.url, ollama_fake.url, grpc_port, bridge_port))
-    log_path = tmp / "gateway.log"
-    env = {**os.environ, "TEST_CLOUD_KEY": PLANTED_KEY, "LOG_LEVEL": "WARNING"}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*GATEWAY, "--config", str(config), "up"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        wait_for_tcp(grpc_port, process)
-        wait_for_tcp(bridge_port, process)
-        yield Bridge(f"http://127.0.0.1:{bridge_port}", f"127.0.0.1:{grpc_port}", log_path)
-    finally:
-        stop(process)
-        stop(openai_process)
-        stop(ollama_process)
+    with run_gateway(tmp_path_factory.mktemp("contract"), log_level="WARNING") as running:
+        yield Bridge(running.bridge_url, running.grpc_target, running.log_path)
 
 
 # --- the contract's schemas ------------------------------------------------------------------

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,16 +171,16 @@ class Gateway:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture(scope="session")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    tmp = tmp_path_factory.mktemp("gateway")
+@contextmanager
+def run_gateway(tmp: Path, log_level: str = "INFO") -> Iterator[Gateway]:
+    """The fakes and `model-gateway up` against them, stopped again on exit."""
     openai_fake, openai_process = start_fake("openai_server", tmp)
     ollama_fake, ollama_process = start_fake("ollama_server", tmp)
     grpc_port, bridge_port = free_port(), free_port()
     config = tmp / "gateway.yaml"
     config.write_text(gateway_config(openai_fake.url, ollama_fake.url, grpc_port, bridge_port))
     log_path = tmp / "gateway.log"
-    env = {**os.environ, "TEST_CLOUD_KEY": PLANTED_KEY, "LOG_LEVEL": "INFO"}
+    env = {**os.environ, "TEST_CLOUD_KEY": PLANTED_KEY, "LOG_LEVEL": log_level}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [*GATEWAY, "--config", str(config), "up"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -196,6 +197,12 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         stop(ollama_process)
     # `up` stops both of its processes cleanly on SIGTERM.
     assert process.returncode == 0, gateway_log(log_path)
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    with run_gateway(tmp_path_factory.mktemp("gateway")) as running:
+        yield running
 
 
 def gateway_log(path: Path) -> str:
