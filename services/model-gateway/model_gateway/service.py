@@ -27,6 +27,7 @@ log = logging.getLogger("model_gateway.service")
 
 Context = aio.ServicerContext[Any, Any]
 T = TypeVar("T")
+Served = TypeVar("Served", pb.GenerateResponse, pb.EmbedResponse)
 
 
 async def _abort(context: Context, error: GatewayError) -> NoReturn:
@@ -71,19 +72,25 @@ class ModelGatewayService(pb_grpc.ModelGatewayServicer):
         label = self.pipeline.registry.canonical(model) or UNKNOWN
         return CallRecord(rpc, model, label, context.invocation_metadata())
 
-    async def Generate(self, request: pb.GenerateRequest, context: Context) -> pb.GenerateResponse:
-        record = self._record("Generate", request.model, context)
+    async def _served(self, rpc: str, model: str, context: Context, call: Awaitable[Served]) -> Served:
+        """A unary model call: logged and counted once, any failure as a gRPC status."""
+        record = self._record(rpc, model, context)
         try:
-            response = await self.pipeline.generate(request, self._deadline(context))
+            response = await call
             record.served(response.route, response.usage, response.cost)
         except Exception as exc:
             record.failed(exc)
             await _fail(context, exc)
         finally:
             record.finish()
+        return response
+
+    async def Generate(self, request: pb.GenerateRequest, context: Context) -> pb.GenerateResponse:
         # The route travels in the response itself; separate initial metadata
         # would cost unary calls an extra round through gRPC's completion queue.
-        return response
+        return await self._served(
+            "Generate", request.model, context, self.pipeline.generate(request, self._deadline(context))
+        )
 
     async def StreamGenerate(
         self, request: pb.GenerateRequest, context: Context
@@ -118,13 +125,6 @@ class ModelGatewayService(pb_grpc.ModelGatewayServicer):
         return await self.pipeline.health(request.detailed)
 
     async def Embed(self, request: pb.EmbedRequest, context: Context) -> pb.EmbedResponse:
-        record = self._record("Embed", request.model, context)
-        try:
-            response = await self.pipeline.embed(request, self._deadline(context))
-            record.served(response.route, response.usage, response.cost)
-        except Exception as exc:
-            record.failed(exc)
-            await _fail(context, exc)
-        finally:
-            record.finish()
-        return response
+        return await self._served(
+            "Embed", request.model, context, self.pipeline.embed(request, self._deadline(context))
+        )
