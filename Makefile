@@ -5,23 +5,23 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-GEN_ROOT := services/model-gateway
+GEN_ROOT := libs/common
 GEN_DIR := $(GEN_ROOT)/modelgateway/v1
 GEN := $(GEN_DIR)/gateway_pb2.py
 PROTOS := $(wildcard proto/modelgateway/v1/*.proto)
 CONFIG ?= config/gateway.yaml
-PACKAGES := services/model-gateway/model_gateway bridge/model_gateway_bridge bench
+PACKAGES := libs/common/model_gateway_common services/model-gateway/model_gateway bridge/model_gateway_bridge bench
 
 .PHONY: install proto run test lint typecheck unit integration contract bench clean
 
 install: $(STAMP) $(GEN)
 
-$(STAMP): services/model-gateway/pyproject.toml bridge/pyproject.toml requirements-dev.txt
+$(STAMP): libs/common/pyproject.toml services/model-gateway/pyproject.toml bridge/pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# compat mode: plain .pth entries, which mypy and every tool can follow
 	$(BIN)/python -m pip install --quiet --config-settings editable_mode=compat \
-		-e services/model-gateway -e bridge -r requirements-dev.txt
+		-e libs/common -e services/model-gateway -e bridge -r requirements-dev.txt
 	touch $@
 
 proto: $(GEN)
@@ -39,9 +39,11 @@ $(GEN): $(PROTOS) $(STAMP)
 run: install
 	$(BIN)/model-gateway up --config $(CONFIG)
 
+# lint-imports holds the dependency rule (pyproject.toml [tool.importlinter]).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install
 	$(BIN)/mypy $(PACKAGES)

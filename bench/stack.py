@@ -96,7 +96,7 @@ def run_stack(upstream: Upstream, workdir: Path) -> Iterator[Stack]:
             serve_pid = _find_child(process.pid, "serve", process, timeout=30)
             leftovers[serve_pid] = cmdline(serve_pid)
             wait_for_tcp(grpc_port, process, "model-gateway serve", timeout=60)
-            bridge_pid = _find_child(process.pid, "bridge", process, timeout=60)
+            bridge_pid = _find_child(process.pid, "model_gateway_bridge", process, timeout=60)
             leftovers[bridge_pid] = cmdline(bridge_pid)
             wait_for_tcp(bridge_port, process, "model-gateway bridge", timeout=60)
         except RuntimeError as exc:

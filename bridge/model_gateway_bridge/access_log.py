@@ -13,18 +13,16 @@ id adds tokens and cost.
 from __future__ import annotations
 
 import logging
-import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model_gateway_bridge import metrics
+from model_gateway_common.request_ids import request_id_or_new
 
 log = logging.getLogger("model_gateway_bridge.access")
 
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _STREAM_TYPES = (b"text/event-stream", b"application/x-ndjson")
 
 
@@ -41,11 +39,8 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> tuple[str, bool]:
     """The caller's id when it is a sane token, else a new one; and whether it is new."""
     for name, value in headers:
         if name == b"x-request-id":
-            text = value.decode("latin-1")
-            if _REQUEST_ID.fullmatch(text):
-                return text, False
-            break
-    return uuid.uuid4().hex, True
+            return request_id_or_new(value.decode("latin-1"))
+    return request_id_or_new(None)
 
 
 class AccessLog:

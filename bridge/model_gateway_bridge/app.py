@@ -15,15 +15,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from model_gateway.config import GatewayConfig
-from model_gateway.telemetry import shutdown_tracing
 from model_gateway_bridge import telemetry
 from model_gateway_bridge.access_log import AccessLog
 from model_gateway_bridge.client import GatewayClient
+from model_gateway_bridge.config import BridgeConfig
 from model_gateway_bridge.errors import BridgeError
 from model_gateway_bridge.metrics import metrics_endpoint
 from model_gateway_bridge.state import BridgeState
 from model_gateway_bridge.surfaces import native, ollama, openai
+from model_gateway_common.addresses import split_host_port
+from model_gateway_common.tracing import shutdown_tracing
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -43,7 +44,7 @@ def _renderer_for(path: str) -> ErrorRenderer:
 
 
 def create_app(
-    config: GatewayConfig, grpc_target: str, tracer_provider: TracerProvider | None = None
+    config: BridgeConfig, grpc_target: str, tracer_provider: TracerProvider | None = None
 ) -> FastAPI:
     client = GatewayClient(
         grpc_target, config.server.max_message_bytes, telemetry.client_interceptors(tracer_provider)
@@ -102,11 +103,6 @@ def create_app(
     return app
 
 
-def _split(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 def _listening_socket(host: str, port: int) -> socket.socket:
     """Bound with SO_REUSEPORT, so several bridge processes can share one port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -119,8 +115,8 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(config: GatewayConfig, grpc_target: str, listen: str) -> None:
-    host, port = _split(listen)
+def run(config: BridgeConfig, grpc_target: str, listen: str) -> None:
+    host, port = split_host_port(listen)
     log.info("model-gateway bridge on http://%s:%d -> gRPC %s", host, port, grpc_target)
     tracer_provider = telemetry.setup_bridge_tracing(config.telemetry)
     server = uvicorn.Server(

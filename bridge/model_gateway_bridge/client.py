@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from grpc import aio
 from starlette.requests import Request
 
-from model_gateway.route_headers import ROUTE_HEADERS, route_metadata
 from model_gateway_bridge.access_log import surface_of
 from model_gateway_bridge.errors import BridgeError, from_rpc_error
+from model_gateway_common.route_headers import ROUTE_HEADERS, route_metadata
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
 

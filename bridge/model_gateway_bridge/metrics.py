@@ -12,12 +12,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 from starlette.requests import Request
 from starlette.responses import Response
 
+from model_gateway_common.buckets import LATENCY_BUCKETS
+
 SURFACES = ("openai", "ollama", "native")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "_unmatched"
 OTHER = "_OTHER"
-# LLM calls take from milliseconds (errors, cached) to minutes (long generations).
-LATENCY_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 
 REQUESTS = Counter(
     "model_gateway_bridge_requests",

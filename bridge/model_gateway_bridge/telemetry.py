@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
-from model_gateway.config import TelemetryConfig
-from model_gateway.telemetry import setup_tracing
+from model_gateway_common.tracing import TelemetryConfig, setup_tracing
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from model_gateway.logs import JsonFormatter, TextFormatter, setup_logging, stop_logging
+from model_gateway_common.logs import JsonFormatter, TextFormatter, setup_logging, stop_logging
 
 
 def record(**fields: object) -> logging.LogRecord:

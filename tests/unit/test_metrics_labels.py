@@ -17,6 +17,7 @@ from model_gateway.providers import Provider
 from model_gateway.registry import Registry
 from model_gateway_bridge.access_log import surface_of
 from model_gateway_bridge.app import create_app
+from model_gateway_bridge.config import parse_bridge_config
 from model_gateway_bridge.metrics import method_label
 from modelgateway.v1 import gateway_pb2 as pb
 from tests.integration.conftest import free_port
@@ -34,7 +35,7 @@ def test_surfaces_and_methods_are_a_fixed_set() -> None:
 
 
 async def test_bridge_labels_are_route_templates_and_request_ids_are_sane() -> None:
-    config = parse_config("server: {request_timeout_s: 2}")
+    config = parse_bridge_config("server: {request_timeout_s: 2}")
     app = create_app(config, f"127.0.0.1:{free_port()}")  # nothing listens: calls fail fast
     requests = "model_gateway_bridge_requests_total"
     template = {"surface": "native", "route": "/api/v1/models/{name:path}", "method": "GET", "status": "503"}

@@ -6,7 +6,7 @@ import pytest
 from opentelemetry import trace
 
 from model_gateway.config import ConfigError, TelemetryConfig, parse_config
-from model_gateway.telemetry import Exporting, exporting, record_content, setup_tracing
+from model_gateway_common.tracing import Exporting, exporting, record_content, setup_tracing
 
 ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 

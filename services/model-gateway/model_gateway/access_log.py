@@ -18,16 +18,10 @@ import grpc
 
 from model_gateway import metrics
 from model_gateway.errors import GatewayError
+from model_gateway_common.request_ids import REQUEST_ID_HEADER, valid_request_id
 from modelgateway.v1 import gateway_pb2 as pb
 
 log = logging.getLogger("model_gateway.access")
-
-_MAX_ID = 128
-
-
-def _clean(value: str) -> str:
-    # A caller-chosen id goes into logs: bounded, printable.
-    return value[:_MAX_ID] if value.isprintable() else value.encode("unicode_escape").decode()[:_MAX_ID]
 
 
 class CallRecord:
@@ -52,10 +46,10 @@ class CallRecord:
         self.rpc, self.requested, self._model_label = rpc, requested, model_label
         self.request_id, self.surface = "", "grpc"
         for key, value in metadata or ():
-            if key == "x-request-id" and isinstance(value, str):
-                self.request_id = _clean(value)
+            if key == REQUEST_ID_HEADER and isinstance(value, str):
+                self.request_id = valid_request_id(value) or ""
             elif key == "x-gateway-surface" and isinstance(value, str):
-                self.surface = _clean(value)
+                self.surface = valid_request_id(value) or "grpc"
         self._route: pb.Route | None = None
         self._usage: pb.Usage | None = None
         self._cost: pb.Cost | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import uvloop
 
-from model_gateway.config import ConfigError, GatewayConfig, config_path, load_config
+from model_gateway.config import GatewayConfig, load_config
+from model_gateway_common.config_file import ConfigError, config_path
 
 
 def _load(args: argparse.Namespace) -> GatewayConfig:
@@ -25,7 +27,7 @@ def _load(args: argparse.Namespace) -> GatewayConfig:
 
 
 def _setup_logging() -> None:
-    from model_gateway.logs import setup_logging
+    from model_gateway_common.logs import setup_logging
 
     setup_logging()
 
@@ -41,15 +43,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bridge(args: argparse.Namespace) -> int:
-    config = _load(args)
-    _setup_logging()
-    from model_gateway_bridge.app import run
+BRIDGE = [sys.executable, "-m", "model_gateway_bridge"]  # its own package and process, never imported
 
-    run(
-        config, grpc_target=args.grpc_target or config.server.grpc, listen=args.listen or config.server.bridge
-    )
-    return 0
+
+def cmd_bridge(args: argparse.Namespace) -> int:
+    """The bridge, as its own program (`python -m model_gateway_bridge`) in this process's place."""
+    argv = [*BRIDGE, "--config", str(config_path(args.config))]
+    if args.grpc_target:
+        argv += ["--grpc-target", args.grpc_target]
+    if args.listen:
+        argv += ["--listen", args.listen]
+    os.execv(sys.executable, argv)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -122,7 +126,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         for socket, service in zip(sockets, services, strict=True):
             _wait_for_grpc(socket, service, timeout=30)
             if not stopping:
-                children.append(subprocess.Popen([*base, "bridge", "--grpc-target", socket]))
+                children.append(subprocess.Popen([*BRIDGE, "--config", path, "--grpc-target", socket]))
         # Whichever child ends first ends them all.
         while not stopping and all(c.poll() is None for c in children):
             time.sleep(0.2)

@@ -7,16 +7,21 @@ exactly what to fix.
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-ENV_CONFIG = "MODEL_GATEWAY_CONFIG"
-DEFAULT_CONFIG = "config/gateway.yaml"
+from model_gateway_common.config_file import (
+    ConfigError,
+    config_path,
+    parse_yaml,
+    read_config_text,
+    validate,
+)
+from model_gateway_common.tracing import TelemetryConfig
+
+__all__ = ["ConfigError", "GatewayConfig", "TelemetryConfig", "config_path", "load_config", "parse_config"]
 
 ProviderKind = Literal["ollama", "openai", "anthropic", "gemini", "huggingface"]
 
@@ -27,10 +32,6 @@ DEFAULT_BASE_URLS: dict[str, str] = {
     "gemini": "https://generativelanguage.googleapis.com",
     "huggingface": "http://127.0.0.1:8080",
 }
-
-
-class ConfigError(Exception):
-    """A configuration problem, already phrased for a one-line report."""
 
 
 class _Strict(BaseModel):
@@ -94,55 +95,11 @@ class ModelConfig(_Strict):
     capabilities: list[str] = Field(default_factory=lambda: ["chat"])
 
 
-class TelemetryConfig(_Strict):
-    """Tracing. The standard OTEL_* environment variables win over these keys."""
-
-    enabled: bool | None = None  # None: on exactly when an OTLP endpoint is configured
-    otlp_endpoint: str | None = None
-    otlp_protocol: Literal["grpc", "http/protobuf"] | None = None
-    service_name: str = Field(default="model-gateway", min_length=1)  # the bridge adds "-bridge"
-    record_content: bool = False  # prompts and completions on spans: opt-in only
-
-
 class GatewayConfig(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: list[ModelConfig] = Field(default_factory=list)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
-
-
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def _interpolate(node: Any, path: str, env: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        return {k: _interpolate(v, _join(path, str(k)), env) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_interpolate(v, f"{path}[{i}]", env) for i, v in enumerate(node)]
-    if not isinstance(node, str) or "${" not in node:
-        return node
-
-    def replace(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        value = env.get(name)
-        if value is None or (value == "" and default is not None):
-            if default is None:
-                raise ConfigError(f"{path}: environment variable ${{{name}}} is not set")
-            return default
-        return value
-
-    return _VAR.sub(replace, node)
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _loc_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        path = f"{path}[{part}]" if isinstance(part, int) else _join(path, str(part))
-    return path
 
 
 def _check_references(config: GatewayConfig) -> None:
@@ -170,30 +127,7 @@ def _check_references(config: GatewayConfig) -> None:
 
 def parse_config(text: str, source: str = "<config>", env: dict[str, str] | None = None) -> GatewayConfig:
     """Parse and validate YAML text; raise ConfigError naming `source`."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping, not {type(raw).__name__}")
-    try:
-        data = _interpolate(raw, "", dict(os.environ) if env is None else env)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
-    try:
-        config = GatewayConfig.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
-            message = "unknown key"
-        raise ConfigError(f"{source}: {_loc_path(first['loc'])}: {message}{more}") from None
+    config = validate(GatewayConfig, parse_yaml(text, source), source, env)
     try:
         _check_references(config)
     except ConfigError as exc:
@@ -201,18 +135,5 @@ def parse_config(text: str, source: str = "<config>", env: dict[str, str] | None
     return config
 
 
-def config_path(explicit: str | None) -> Path:
-    return Path(explicit or os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG)
-
-
 def load_config(path: Path) -> GatewayConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"{path}: cannot read config file: {reason}") from None
-    return parse_config(text, str(path))
+    return parse_config(read_config_text(path), str(path))

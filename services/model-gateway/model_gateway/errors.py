@@ -14,30 +14,9 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-ERROR_DOMAIN = "model-gateway"
+from model_gateway_common.reasons import ERROR_DOMAIN, Reason
 
-
-class Reason:
-    """Stable ErrorInfo reasons; clients may switch on them."""
-
-    INVALID_REQUEST = "INVALID_REQUEST"
-    MODEL_NOT_FOUND = "MODEL_NOT_FOUND"
-    RATE_LIMITED = "RATE_LIMITED"
-    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
-    UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"
-    UPSTREAM_ERROR = "UPSTREAM_ERROR"
-    UPSTREAM_AUTH_FAILED = "UPSTREAM_AUTH_FAILED"
-    UPSTREAM_BAD_REQUEST = "UPSTREAM_BAD_REQUEST"
-    UPSTREAM_MODEL_NOT_FOUND = "UPSTREAM_MODEL_NOT_FOUND"
-    ALL_ROUTES_FAILED = "ALL_ROUTES_FAILED"
-    CONTEXT_TOO_LONG = "CONTEXT_TOO_LONG"
-    BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
-    STREAM_INTERRUPTED = "STREAM_INTERRUPTED"
-    NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
-    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
-    SHUTTING_DOWN = "SHUTTING_DOWN"
-    INTERNAL = "INTERNAL"
-
+__all__ = ["ERROR_DOMAIN", "GatewayError", "Reason", "invalid"]
 
 # Failures another deployment may not share: worth trying the next route.
 _RETRYABLE = {

@@ -16,10 +16,11 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import Counter, Histogram, start_http_server
 
+from model_gateway_common.addresses import split_host_port
+from model_gateway_common.buckets import LATENCY_BUCKETS
+
 log = logging.getLogger("model_gateway.metrics")
 
-# gen_ai.client.operation.duration / time_to_first_chunk / time_per_output_chunk advise these.
-LATENCY_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 # Chunks of a fast local model arrive a few ms apart: finer buckets below the advised 10 ms.
 CHUNK_BUCKETS = (0.001, 0.0025, 0.005, *LATENCY_BUCKETS)
 # gen_ai.client.token.usage advises powers of 4.
@@ -80,16 +81,11 @@ COST = Counter(
 )
 
 
-def _split(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 class MetricsServer:
     """GET /metrics in the Prometheus text format, served from a thread, off the event loop."""
 
     def __init__(self, address: str) -> None:
-        host, port = _split(address)
+        host, port = split_host_port(address)
         try:
             server, thread = start_http_server(port, host)
         except OSError as exc:

@@ -19,6 +19,7 @@ from model_gateway.metrics import MetricsServer
 from model_gateway.pipeline import Pipeline
 from model_gateway.providers import build_providers
 from model_gateway.service import ModelGatewayService
+from model_gateway_common import tracing
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
 
@@ -40,8 +41,8 @@ def server_options(config: GatewayConfig) -> list[tuple[str, int]]:
 
 async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
     """Run until SIGTERM/SIGINT, then drain: health NOT_SERVING, in-flight calls get the grace period."""
-    tracer_provider = telemetry.setup_tracing(config.telemetry, config.telemetry.service_name)
-    genai.configure(tracer_provider is not None, telemetry.record_content(config.telemetry, os.environ))
+    tracer_provider = tracing.setup_tracing(config.telemetry, config.telemetry.service_name)
+    genai.configure(tracer_provider is not None, tracing.record_content(config.telemetry, os.environ))
     telemetry.instrument_upstream_http(tracer_provider)
     metrics_server = MetricsServer(config.server.metrics) if config.server.metrics else None
     pipeline = Pipeline(config, build_providers(config))
@@ -77,5 +78,5 @@ async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
     await pipeline.close()
     if metrics_server is not None:
         metrics_server.close()
-    telemetry.shutdown_tracing(tracer_provider)
+    tracing.shutdown_tracing(tracer_provider)
     log.info("model-gateway stopped")

@@ -19,7 +19,7 @@ from model_gateway.errors import GatewayError, Reason
 from model_gateway.failover import Deadline
 from model_gateway.metrics import UNKNOWN
 from model_gateway.pipeline import Pipeline
-from model_gateway.route_headers import route_metadata
+from model_gateway_common.route_headers import route_metadata
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
 
