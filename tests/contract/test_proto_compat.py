@@ -111,7 +111,7 @@ def test_additions_are_compatible() -> None:
     lock = current_lock()
     grown = copy.deepcopy(lock)
     grown["messages"]["modelgateway.v1.GenerateRequest"]["fields"]["priority"] = {
-        "number": 13,
+        "number": 99,
         "type": "int32",
         "json_name": "priority",
         "label": "singular",
