@@ -93,6 +93,12 @@ class ModelConfig(_Strict):
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     context_window: int | None = Field(default=None, gt=0)
     capabilities: list[str] = Field(default_factory=lambda: ["chat"])
+    # The largest answer the model may give: the default max_tokens where a
+    # provider requires one (Anthropic), and a cap on larger requests.
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    # Translator options of this model (e.g. cache_system_prompt for Anthropic,
+    # max_completion_tokens for o-series models); each provider kind documents its own.
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class GatewayConfig(_Strict):

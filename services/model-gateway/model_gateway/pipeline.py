@@ -55,7 +55,9 @@ class Pipeline:
             routes,
             self.providers,
             deadline,
-            lambda provider, route, left: provider.generate(request, route.deployment.model, left),
+            lambda provider, route, left: provider.generate(
+                request, route.deployment.model, left, route.settings
+            ),
             chat_operation(request, stream=False),
         )
         response.id = response.id or _new_id()
@@ -81,7 +83,9 @@ class Pipeline:
             routes,
             self.providers,
             deadline,
-            lambda provider, route, left: provider.stream(request, route.deployment.model, left),
+            lambda provider, route, left: provider.stream(
+                request, route.deployment.model, left, route.settings
+            ),
             chat_operation(request, stream=True),
         )
         return attempt, self._stamp(request, attempt, first, rest)
@@ -117,7 +121,9 @@ class Pipeline:
             routes,
             self.providers,
             deadline,
-            lambda provider, route, left: provider.embed(request, route.deployment.model, left),
+            lambda provider, route, left: provider.embed(
+                request, route.deployment.model, left, route.settings
+            ),
             embed_operation(request),
         )
         response.model = request.model

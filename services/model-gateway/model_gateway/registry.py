@@ -10,6 +10,7 @@ import grpc
 
 from model_gateway.config import DeploymentConfig, GatewayConfig, ModelConfig
 from model_gateway.errors import GatewayError, Reason
+from model_gateway.providers.base import ModelSettings
 from modelgateway.v1 import gateway_pb2 as pb
 
 
@@ -20,6 +21,7 @@ class Route:
     model: ModelConfig
     deployment: DeploymentConfig
     fallback: bool  # reached through the requested model's `fallbacks`
+    settings: ModelSettings  # what the provider's translator is told of `model`
 
     @property
     def label(self) -> str:
@@ -29,6 +31,7 @@ class Route:
 class Registry:
     def __init__(self, config: GatewayConfig) -> None:
         self._models: dict[str, ModelConfig] = {}
+        self._settings = {model.name: ModelSettings.of(model) for model in config.models}
         for model in config.models:
             for name in (model.name, *model.aliases):
                 self._models[name] = model
@@ -64,14 +67,17 @@ class Registry:
         cost) will plug in; today it is the configured order.
         """
         model = self.resolve(name)
-        routes = [Route(model, d, False) for d in model.deployments if d.weight > 0]
+        routes = [
+            Route(model, d, False, self._settings[model.name]) for d in model.deployments if d.weight > 0
+        ]
         seen = {model.name}
         for fallback_name in model.fallbacks:
             fallback = self.resolve(fallback_name)
             if fallback.name in seen:
                 continue
             seen.add(fallback.name)
-            routes.extend(Route(fallback, d, True) for d in fallback.deployments if d.weight > 0)
+            settings = self._settings[fallback.name]
+            routes.extend(Route(fallback, d, True, settings) for d in fallback.deployments if d.weight > 0)
         return routes
 
     def models(self) -> list[ModelConfig]:

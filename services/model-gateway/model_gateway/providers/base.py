@@ -8,13 +8,32 @@ pipeline sets ids, the route and the cost.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
-from model_gateway.config import ProviderConfig
+from model_gateway.config import ModelConfig, ProviderConfig
 from model_gateway.errors import GatewayError, Reason
 from modelgateway.v1 import gateway_pb2 as pb
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """What the config says of the model a call was routed to, for translators that need it."""
+
+    name: str = ""  # the configured model's name
+    max_output_tokens: int | None = None
+    capabilities: frozenset[str] = frozenset()
+    options: Mapping[str, Any] = field(default_factory=dict)  # the model's `options:`
+
+    @classmethod
+    def of(cls, model: ModelConfig) -> ModelSettings:
+        return cls(model.name, model.max_output_tokens, frozenset(model.capabilities), dict(model.options))
+
+
+NO_SETTINGS = ModelSettings()
 
 
 class Provider(abc.ABC):
@@ -27,17 +46,28 @@ class Provider(abc.ABC):
         return self.config.kind
 
     @abc.abstractmethod
-    async def generate(self, request: pb.GenerateRequest, model: str, timeout: float) -> pb.GenerateResponse:
+    async def generate(
+        self,
+        request: pb.GenerateRequest,
+        model: str,
+        timeout: float,
+        settings: ModelSettings = NO_SETTINGS,
+    ) -> pb.GenerateResponse:
         """One completion from `model` (the upstream's name for it).
 
         Returns `message` (role assistant), `finish_reason`, `usage` (marked
         `estimated` when the upstream reported none) and `timings`.
-        `timeout` is the seconds left for this attempt.
+        `timeout` is the seconds left for this attempt; `settings` what the
+        config says of the routed model (its default max tokens, options).
         """
 
     @abc.abstractmethod
     def stream(
-        self, request: pb.GenerateRequest, model: str, timeout: float
+        self,
+        request: pb.GenerateRequest,
+        model: str,
+        timeout: float,
+        settings: ModelSettings = NO_SETTINGS,
     ) -> AsyncIterator[pb.StreamChunk]:
         """The same completion streamed: `delta` chunks, then exactly one `final`.
 
@@ -47,7 +77,13 @@ class Provider(abc.ABC):
         the upstream request.
         """
 
-    async def embed(self, request: pb.EmbedRequest, model: str, timeout: float) -> pb.EmbedResponse:
+    async def embed(
+        self,
+        request: pb.EmbedRequest,
+        model: str,
+        timeout: float,
+        settings: ModelSettings = NO_SETTINGS,
+    ) -> pb.EmbedResponse:
         raise GatewayError(
             grpc.StatusCode.UNIMPLEMENTED,
             Reason.NOT_IMPLEMENTED,
@@ -77,11 +113,21 @@ class UnimplementedProvider(Provider):
             f"provider '{self.name}': kind '{self.kind}' is not implemented yet",
         )
 
-    async def generate(self, request: pb.GenerateRequest, model: str, timeout: float) -> pb.GenerateResponse:
+    async def generate(
+        self,
+        request: pb.GenerateRequest,
+        model: str,
+        timeout: float,
+        settings: ModelSettings = NO_SETTINGS,
+    ) -> pb.GenerateResponse:
         raise self._fail()
 
     def stream(
-        self, request: pb.GenerateRequest, model: str, timeout: float
+        self,
+        request: pb.GenerateRequest,
+        model: str,
+        timeout: float,
+        settings: ModelSettings = NO_SETTINGS,
     ) -> AsyncIterator[pb.StreamChunk]:
         raise self._fail()
 

@@ -25,7 +25,7 @@ from google.protobuf import json_format, struct_pb2
 
 from model_gateway.config import ProviderConfig
 from model_gateway.errors import GatewayError, invalid
-from model_gateway.providers.base import Provider
+from model_gateway.providers.base import NO_SETTINGS, ModelSettings, Provider
 from model_gateway.providers.http import UpstreamHTTP, upstream_message
 from model_gateway.tokens import count_text, estimate_usage
 from modelgateway.v1 import gateway_pb2 as pb
@@ -527,7 +527,13 @@ class OllamaProvider(Provider):
     def _malformed(self, path: str, exc: Exception) -> GatewayError:
         return self.http.protocol_error(f"reply to {path}: {exc}")
 
-    async def generate(self, request: pb.GenerateRequest, model: str, timeout: float) -> pb.GenerateResponse:
+    async def generate(
+        self,
+        request: pb.GenerateRequest,
+        model: str,
+        timeout: float,
+        settings: ModelSettings = NO_SETTINGS,
+    ) -> pb.GenerateResponse:
         path, body = request_body(request, model, stream=False)
         reply = self._reply(await self.http.request_json("POST", path, timeout, body), path)
         try:
@@ -536,7 +542,11 @@ class OllamaProvider(Provider):
             raise self._malformed(path, exc) from None
 
     async def stream(
-        self, request: pb.GenerateRequest, model: str, timeout: float
+        self,
+        request: pb.GenerateRequest,
+        model: str,
+        timeout: float,
+        settings: ModelSettings = NO_SETTINGS,
     ) -> AsyncIterator[pb.StreamChunk]:
         path, body = request_body(request, model, stream=True)
         translator = StreamTranslator(request, chat=path == CHAT_PATH)
@@ -560,7 +570,13 @@ class OllamaProvider(Provider):
                     return
         raise self.http.interrupted('the NDJSON stream ended without a "done": true line')
 
-    async def embed(self, request: pb.EmbedRequest, model: str, timeout: float) -> pb.EmbedResponse:
+    async def embed(
+        self,
+        request: pb.EmbedRequest,
+        model: str,
+        timeout: float,
+        settings: ModelSettings = NO_SETTINGS,
+    ) -> pb.EmbedResponse:
         reply = self._reply(
             await self.http.request_json("POST", EMBED_PATH, timeout, embed_body(request, model)), EMBED_PATH
         )

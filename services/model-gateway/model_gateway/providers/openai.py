@@ -23,7 +23,7 @@ from google.protobuf import json_format, struct_pb2
 
 from model_gateway.config import ProviderConfig
 from model_gateway.errors import GatewayError, invalid
-from model_gateway.providers.base import Provider
+from model_gateway.providers.base import NO_SETTINGS, ModelSettings, Provider
 from model_gateway.providers.http import UpstreamHTTP
 from model_gateway.providers.sse import SSEDecoder, SSEEvent
 from model_gateway.tokens import count_text, estimate_usage
@@ -558,7 +558,13 @@ class OpenAIProvider(Provider):
         if error is not None:
             raise self.http.in_band_error(*error)
 
-    async def generate(self, request: pb.GenerateRequest, model: str, timeout: float) -> pb.GenerateResponse:
+    async def generate(
+        self,
+        request: pb.GenerateRequest,
+        model: str,
+        timeout: float,
+        settings: ModelSettings = NO_SETTINGS,
+    ) -> pb.GenerateResponse:
         prompt = is_prompt_request(request)
         body = completion_body(request, model, False) if prompt else chat_body(request, model, False)
         started = time.perf_counter_ns()
@@ -577,7 +583,11 @@ class OpenAIProvider(Provider):
         return response
 
     async def stream(
-        self, request: pb.GenerateRequest, model: str, timeout: float
+        self,
+        request: pb.GenerateRequest,
+        model: str,
+        timeout: float,
+        settings: ModelSettings = NO_SETTINGS,
     ) -> AsyncIterator[pb.StreamChunk]:
         prompt = is_prompt_request(request)
         body = completion_body(request, model, True) if prompt else chat_body(request, model, True)
@@ -643,7 +653,13 @@ class OpenAIProvider(Provider):
             raise self.http.protocol_error(f"a stream event is not a JSON object: {event.data[:80]!r}")
         return obj
 
-    async def embed(self, request: pb.EmbedRequest, model: str, timeout: float) -> pb.EmbedResponse:
+    async def embed(
+        self,
+        request: pb.EmbedRequest,
+        model: str,
+        timeout: float,
+        settings: ModelSettings = NO_SETTINGS,
+    ) -> pb.EmbedResponse:
         if not request.input:
             raise invalid("input", "must not be empty")
         obj = await self.http.request_json("POST", "/embeddings", timeout, embed_body(request, model))
