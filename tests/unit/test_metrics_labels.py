@@ -11,10 +11,11 @@ from prometheus_client import REGISTRY
 
 from model_gateway.config import ProviderConfig, parse_config
 from model_gateway.errors import GatewayError, Reason
-from model_gateway.failover import Deadline, call_unary, open_stream
-from model_gateway.genai import Operation, chat_operation, configure
+from model_gateway.core.failover import call_unary, open_stream
+from model_gateway.deadline import Deadline
+from model_gateway.obs.genai import Operation, chat_operation, configure
 from model_gateway.providers import Provider
-from model_gateway.registry import Registry
+from model_gateway.routing.registry import Registry
 from model_gateway_bridge.access_log import surface_of
 from model_gateway_bridge.app import create_app
 from model_gateway_bridge.config import parse_bridge_config

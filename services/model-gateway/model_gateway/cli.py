@@ -58,7 +58,7 @@ def cmd_bridge(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args)
-    from model_gateway.registry import Registry
+    from model_gateway.routing.registry import Registry
 
     registry = Registry(config)
     print(f"{config_path(args.config)}: OK")

@@ -13,10 +13,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from model_gateway import genai, telemetry
 from model_gateway.config import GatewayConfig
-from model_gateway.metrics import MetricsServer
-from model_gateway.pipeline import Pipeline
+from model_gateway.core.pipeline import Pipeline
+from model_gateway.obs import genai, telemetry
+from model_gateway.obs.access_log import AccessLog
+from model_gateway.obs.genai import GenAIObservers
+from model_gateway.obs.metrics import MetricsServer
+from model_gateway.policy import policy_stages
 from model_gateway.providers import build_providers
 from model_gateway.service import ModelGatewayService
 from model_gateway_common import tracing
@@ -45,7 +48,12 @@ async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
     genai.configure(tracer_provider is not None, tracing.record_content(config.telemetry, os.environ))
     telemetry.instrument_upstream_http(tracer_provider)
     metrics_server = MetricsServer(config.server.metrics) if config.server.metrics else None
-    pipeline = Pipeline(config, build_providers(config))
+    pipeline = Pipeline(
+        config,
+        build_providers(config),
+        stages=policy_stages(config, sinks=[AccessLog()]),
+        observers=GenAIObservers(),
+    )
     server = aio.server(
         options=server_options(config), interceptors=telemetry.server_interceptors(tracer_provider)
     )

@@ -1,7 +1,8 @@
 """The ModelGateway gRPC servicer: adapts the pipeline to grpc.aio.
 
-Here, and only here, errors become gRPC statuses (with ErrorInfo and
-RetryInfo details) and gRPC deadlines become pipeline deadlines.
+Here, and only here, gRPC metadata becomes a RequestContext (request id,
+surface, credential, deadline), and errors become gRPC statuses (with
+ErrorInfo and RetryInfo details).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 from grpc import aio
 
-from model_gateway.access_log import CallRecord
+from model_gateway.core.context import RequestContext
+from model_gateway.core.pipeline import Pipeline
+from model_gateway.deadline import Deadline
 from model_gateway.errors import GatewayError, Reason
-from model_gateway.failover import Deadline
-from model_gateway.metrics import UNKNOWN
-from model_gateway.pipeline import Pipeline
 from model_gateway_common.route_headers import route_metadata
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
@@ -27,7 +27,6 @@ log = logging.getLogger("model_gateway.service")
 
 Context = aio.ServicerContext[Any, Any]
 T = TypeVar("T")
-Served = TypeVar("Served", pb.GenerateResponse, pb.EmbedResponse)
 
 
 async def _abort(context: Context, error: GatewayError) -> NoReturn:
@@ -63,54 +62,26 @@ class ModelGatewayService(pb_grpc.ModelGatewayServicer):
         self.pipeline = pipeline
         self.request_timeout_s = request_timeout_s
 
-    def _deadline(self, context: Context) -> Deadline:
+    def _context(self, context: Context) -> RequestContext:
         left = context.time_remaining()
         seconds = self.request_timeout_s if left is None else min(left, self.request_timeout_s)
-        return Deadline(seconds)
-
-    def _record(self, rpc: str, model: str, context: Context) -> CallRecord:
-        label = self.pipeline.registry.canonical(model) or UNKNOWN
-        return CallRecord(rpc, model, label, context.invocation_metadata())
-
-    async def _served(self, rpc: str, model: str, context: Context, call: Awaitable[Served]) -> Served:
-        """A unary model call: logged and counted once, any failure as a gRPC status."""
-        record = self._record(rpc, model, context)
-        try:
-            response = await call
-            record.served(response.route, response.usage, response.cost)
-        except Exception as exc:
-            record.failed(exc)
-            await _fail(context, exc)
-        finally:
-            record.finish()
-        return response
+        return RequestContext.from_metadata(context.invocation_metadata(), Deadline(seconds))
 
     async def Generate(self, request: pb.GenerateRequest, context: Context) -> pb.GenerateResponse:
         # The route travels in the response itself; separate initial metadata
         # would cost unary calls an extra round through gRPC's completion queue.
-        return await self._served(
-            "Generate", request.model, context, self.pipeline.generate(request, self._deadline(context))
-        )
+        return await _unary(context, self.pipeline.generate(request, self._context(context)))
 
     async def StreamGenerate(
         self, request: pb.GenerateRequest, context: Context
     ) -> AsyncIterator[pb.StreamChunk]:
-        record = self._record("StreamGenerate", request.model, context)
         try:
-            attempt, chunks = await self.pipeline.stream(request, self._deadline(context))
-            route = attempt.describe(request.model)
-            record.routed(route)
-            await context.send_initial_metadata(route_metadata(route))
+            attempt, chunks = await self.pipeline.stream(request, self._context(context))
+            await context.send_initial_metadata(route_metadata(attempt.describe(request.model)))
             async for chunk in chunks:
-                record.chunk()
-                if chunk.HasField("final"):
-                    record.served(chunk.final.route, chunk.final.usage, chunk.final.cost)
                 yield chunk
         except Exception as exc:
-            record.failed(exc)
             await _fail(context, exc)
-        finally:
-            record.finish()
 
     async def ListModels(self, request: pb.ListModelsRequest, context: Context) -> pb.ListModelsResponse:
         return self.pipeline.list_models()
@@ -125,6 +96,4 @@ class ModelGatewayService(pb_grpc.ModelGatewayServicer):
         return await self.pipeline.health(request.detailed)
 
     async def Embed(self, request: pb.EmbedRequest, context: Context) -> pb.EmbedResponse:
-        return await self._served(
-            "Embed", request.model, context, self.pipeline.embed(request, self._deadline(context))
-        )
+        return await _unary(context, self.pipeline.embed(request, self._context(context)))

@@ -1,7 +1,8 @@
 """One upstream call as the OpenTelemetry GenAI conventions describe it: a CLIENT span named
 `{gen_ai.operation.name} {gen_ai.request.model}` and the gen_ai_client_* metrics.
 
-Each failover attempt is one UpstreamCall. The span carries the request's
+`GenAIObservers` implements core's Observers protocol; each failover attempt
+is one UpstreamCall. The span carries the request's
 sampling, the response's finish reasons and usage, the upstream's address,
 `error.type` (the GatewayError reason, else the exception class) on failure,
 and the gateway's own `gateway.route.*`. Prompt and completion text are
@@ -23,10 +24,11 @@ from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from model_gateway import __version__, metrics
+from model_gateway import __version__
 from model_gateway.errors import GatewayError
+from model_gateway.obs import metrics
 from model_gateway.providers import Provider
-from model_gateway.registry import Route
+from model_gateway.routing.registry import Route
 from modelgateway.v1 import gateway_pb2 as pb
 
 _tracer = trace.get_tracer("model_gateway", __version__)
@@ -72,6 +74,19 @@ class Operation:
     requested_model: str = ""  # as the client said it (maybe an alias)
     attributes: dict[str, AttributeValue] = field(default_factory=dict)
     input_messages: str | None = None  # opt-in content, JSON per the conventions' schema
+
+    def attempt(self, provider: Provider, route: Route, number: int) -> UpstreamCall:
+        return UpstreamCall(self, provider, route, number)
+
+
+class GenAIObservers:
+    """Core's Observers: one Operation per call, one UpstreamCall per attempt."""
+
+    def generate(self, request: pb.GenerateRequest, stream: bool) -> Operation:
+        return chat_operation(request, stream)
+
+    def embed(self, request: pb.EmbedRequest) -> Operation:
+        return embed_operation(request)
 
 
 def chat_operation(request: pb.GenerateRequest, stream: bool) -> Operation:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from model_gateway.core.validation import validate_embed, validate_generate
 from model_gateway.errors import GatewayError
-from model_gateway.validation import validate_embed, validate_generate
 from modelgateway.v1 import gateway_pb2 as pb
 
 

@@ -98,6 +98,6 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
 
 
 def test_default_config_is_valid() -> None:
-    config = load_config(Path(__file__).resolve().parents[2] / "config" / "gateway.yaml")
+    config = load_config(Path(__file__).resolve().parents[3] / "config" / "gateway.yaml")
     names = {name for model in config.models for name in (model.name, *model.aliases)}
     assert {"llama3.2", "qwen3:4b", "gemma3:4b", "tiny", "small", "coding", "embedding"} <= names

@@ -2,22 +2,23 @@
 
 A route is abandoned only before it produced anything: for streams, before
 the first chunk. The deadline bounds the whole loop; each attempt gets what
-is left of it, and is observed as its own GenAI span (genai.UpstreamCall).
+is left of it, and is observed by the call's AttemptObserver (in production
+a GenAI span and metrics, obs/genai.py).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import grpc
 
+from model_gateway.core.observers import AttemptObserver, CallObserver
+from model_gateway.deadline import Deadline
 from model_gateway.errors import GatewayError, Reason
-from model_gateway.genai import Operation, UpstreamCall
 from model_gateway.providers import Provider
-from model_gateway.registry import Route
+from model_gateway.routing.registry import Route
 from modelgateway.v1 import gateway_pb2 as pb
 
 T = TypeVar("T", pb.GenerateResponse, pb.EmbedResponse)
@@ -28,7 +29,7 @@ class Attempt:
     route: Route
     number: int  # 1-based
 
-    def describe(self, requested: str) -> pb.Route:
+    def describe(self, requested: str, decision: str = "") -> pb.Route:
         return pb.Route(
             requested_model=requested,
             served_model=self.route.model.name,
@@ -37,27 +38,8 @@ class Attempt:
             upstream_model=self.route.deployment.model,
             attempts=self.number,
             fallback_used=self.route.fallback,
+            decision=decision,
         )
-
-
-class Deadline:
-    """Seconds left of the whole call (retries included), as a monotonic clock."""
-
-    def __init__(self, seconds: float) -> None:
-        self._end = time.monotonic() + seconds
-
-    def left(self) -> float:
-        return self._end - time.monotonic()
-
-    def check(self, model: str) -> float:
-        left = self.left()
-        if left <= 0:
-            raise GatewayError(
-                grpc.StatusCode.DEADLINE_EXCEEDED,
-                Reason.DEADLINE_EXCEEDED,
-                f"deadline exceeded before '{model}' answered",
-            )
-        return left
 
 
 def _give_up(model: str, failures: list[tuple[Attempt, GatewayError]], deadline: Deadline) -> GatewayError:
@@ -95,14 +77,16 @@ async def call_unary(
     providers: dict[str, Provider],
     deadline: Deadline,
     call: Callable[[Provider, Route, float], Awaitable[T]],
-    operation: Operation,
+    observe: CallObserver,
 ) -> tuple[T, Attempt]:
     failures: list[tuple[Attempt, GatewayError]] = []
     for number, route in enumerate(routes, start=1):
         attempt = Attempt(route, number)
-        left = deadline.check(model)
+        left = deadline.left()
+        if left <= 0:  # out of time: say so, naming what failed on the way
+            raise _give_up(model, failures, deadline)
         provider = providers[route.deployment.provider]
-        observed = UpstreamCall(operation, provider, route, number)
+        observed = observe.attempt(provider, route, number)
         try:
             with observed.active():
                 result = await call(provider, route, left)
@@ -126,15 +110,17 @@ async def open_stream(
     providers: dict[str, Provider],
     deadline: Deadline,
     call: Callable[[Provider, Route, float], AsyncIterator[pb.StreamChunk]],
-    operation: Operation,
+    observe: CallObserver,
 ) -> tuple[pb.StreamChunk, AsyncIterator[pb.StreamChunk], Attempt]:
     """The first chunk of the first route that produces one, and the rest of that stream."""
     failures: list[tuple[Attempt, GatewayError]] = []
     for number, route in enumerate(routes, start=1):
         attempt = Attempt(route, number)
-        left = deadline.check(model)
+        left = deadline.left()
+        if left <= 0:  # out of time: say so, naming what failed on the way
+            raise _give_up(model, failures, deadline)
         provider = providers[route.deployment.provider]
-        observed = UpstreamCall(operation, provider, route, number)
+        observed = observe.attempt(provider, route, number)
         chunks = call(provider, route, left)
         try:
             with observed.active():
@@ -161,7 +147,7 @@ async def open_stream(
 
 
 async def _observed(
-    chunks: AsyncIterator[pb.StreamChunk], observed: UpstreamCall
+    chunks: AsyncIterator[pb.StreamChunk], observed: AttemptObserver
 ) -> AsyncIterator[pb.StreamChunk]:
     """The rest of the stream, timed chunk by chunk; its end (or its failure) ends the attempt."""
     try:

@@ -8,7 +8,7 @@ import pytest
 from model_gateway.config import parse_config
 from model_gateway.errors import GatewayError
 from model_gateway.pricing import cost_of
-from model_gateway.registry import Registry
+from model_gateway.routing.registry import Registry
 from modelgateway.v1 import gateway_pb2 as pb
 
 CONFIG = parse_config(

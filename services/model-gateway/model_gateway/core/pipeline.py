@@ -1,0 +1,232 @@
+"""The gateway's request pipeline, independent of gRPC:
+
+    authenticate → limit → cache → route → call with failover → price → record
+
+The stages around the call are a list (core/stages.py) the server builds
+from policy/; routing (a strategy ordering the model's routes) and the call
+with failover are the pipeline's own. Every front door reaches this once,
+so every front door gets the same policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+from model_gateway import __version__
+from model_gateway.config import GatewayConfig
+from model_gateway.core.call import UNKNOWN, Call
+from model_gateway.core.context import RequestContext
+from model_gateway.core.failover import Attempt, call_unary, open_stream
+from model_gateway.core.observers import NullObservers, Observers
+from model_gateway.core.stages import Stage, StageList
+from model_gateway.core.validation import validate_embed, validate_generate
+from model_gateway.providers import Provider
+from model_gateway.routing.registry import Registry, Route
+from model_gateway.routing.strategy import Ordered, RoutingStrategy
+from modelgateway.v1 import gateway_pb2 as pb
+
+HEALTH_PROBE_TIMEOUT_S = 3.0
+
+
+def _new_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+
+def _system_first(request: pb.GenerateRequest) -> None:
+    """`system` beside messages becomes the first message, so providers see one shape.
+
+    Transitional: translators that want it folded (OpenAI, Ollama) are taking
+    this over, so `system` can stay its own field for Anthropic and Gemini.
+    """
+    if request.system and request.messages:
+        system = pb.Message(role=pb.ROLE_SYSTEM, content=[pb.ContentPart(text=request.system)])
+        request.messages.insert(0, system)
+        request.system = ""
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        providers: dict[str, Provider],
+        stages: Sequence[Stage] = (),
+        observers: Observers | None = None,
+        strategy: RoutingStrategy | None = None,
+    ) -> None:
+        self.config = config
+        self.registry = Registry(config)
+        self.providers = providers
+        self.stages = StageList(stages)
+        self.observers: Observers = observers or NullObservers()
+        self.strategy: RoutingStrategy = strategy or Ordered()
+
+    async def close(self) -> None:
+        await asyncio.gather(*(p.close() for p in self.providers.values()), return_exceptions=True)
+
+    def _call(self, rpc: str, ctx: RequestContext, request: pb.GenerateRequest | pb.EmbedRequest) -> Call:
+        return Call(rpc, ctx, request, self.registry.canonical(request.model) or UNKNOWN)
+
+    def _route(self, call: Call) -> list[Route]:
+        call.routes = self.strategy.order(self.registry.routes(call.request.model))
+        call.decision = self.strategy.name
+        return call.routes
+
+    def _answered(self, call: Call, attempt: Attempt, usage: pb.Usage) -> pb.Route:
+        call.served_by = attempt.route
+        route = attempt.describe(call.request.model, call.decision)
+        call.answered(route, usage)
+        return route
+
+    async def generate(self, request: pb.GenerateRequest, ctx: RequestContext) -> pb.GenerateResponse:
+        call = self._call("Generate", ctx, request)
+        try:
+            await self.stages.enter(call)
+            response = call.answer or await self._generate(call, request)
+        except BaseException as exc:
+            call.error = exc
+            await self.stages.leave(call)
+            raise
+        await self.stages.leave(call)
+        if call.cost is not None:
+            response.cost.CopyFrom(call.cost)
+        return response
+
+    async def _generate(self, call: Call, request: pb.GenerateRequest) -> pb.GenerateResponse:
+        validate_generate(request)
+        _system_first(request)
+        response, attempt = await call_unary(
+            request.model,
+            self._route(call),
+            self.providers,
+            call.ctx.deadline,
+            lambda provider, route, left: provider.generate(
+                request, route.deployment.model, left, route.settings
+            ),
+            self.observers.generate(request, stream=False),
+        )
+        response.id = response.id or _new_id()
+        response.model = request.model
+        response.created = response.created or int(time.time())
+        response.route.CopyFrom(self._answered(call, attempt, response.usage))
+        return response
+
+    async def stream(
+        self, request: pb.GenerateRequest, ctx: RequestContext
+    ) -> tuple[Attempt, AsyncIterator[pb.StreamChunk]]:
+        """The route that answered, and its chunks stamped with id, model and (final) route and cost.
+
+        The route is known before the first chunk is sent, so a front door
+        can put it in response headers.
+        """
+        call = self._call("StreamGenerate", ctx, request)
+        try:
+            await self.stages.enter(call)
+            validate_generate(request)
+            _system_first(request)
+            first, rest, attempt = await open_stream(
+                request.model,
+                self._route(call),
+                self.providers,
+                ctx.deadline,
+                lambda provider, route, left: provider.stream(
+                    request, route.deployment.model, left, route.settings
+                ),
+                self.observers.generate(request, stream=True),
+            )
+        except BaseException as exc:
+            call.error = exc
+            await self.stages.leave(call)
+            raise
+        call.served_by = attempt.route
+        call.route = attempt.describe(request.model, call.decision)
+        return attempt, self._stamp(call, attempt, first, rest)
+
+    async def _stamp(
+        self, call: Call, attempt: Attempt, first: pb.StreamChunk, rest: AsyncIterator[pb.StreamChunk]
+    ) -> AsyncIterator[pb.StreamChunk]:
+        stream_id, created, model = _new_id(), int(time.time()), call.request.model
+        chunk: pb.StreamChunk | None = first
+        left = False
+        try:
+            while chunk is not None:
+                chunk.id, chunk.model, chunk.created = stream_id, model, created
+                call.chunk()
+                if chunk.HasField("final"):
+                    final = chunk.final
+                    final.route.CopyFrom(self._answered(call, attempt, final.usage))
+                    left = True
+                    await self.stages.leave(call)
+                    if call.cost is not None:
+                        final.cost.CopyFrom(call.cost)
+                yield chunk
+                chunk = await anext(rest, None)
+        except BaseException as exc:
+            call.error = exc
+            raise
+        finally:
+            try:
+                # Closes the upstream request when the client goes away mid-stream.
+                close = getattr(rest, "aclose", None)
+                if close is not None:
+                    await close()
+            finally:
+                if not left:
+                    await self.stages.leave(call)
+
+    async def embed(self, request: pb.EmbedRequest, ctx: RequestContext) -> pb.EmbedResponse:
+        call = self._call("Embed", ctx, request)
+        try:
+            await self.stages.enter(call)
+            response = await self._embed(call, request)
+        except BaseException as exc:
+            call.error = exc
+            await self.stages.leave(call)
+            raise
+        await self.stages.leave(call)
+        if call.cost is not None:
+            response.cost.CopyFrom(call.cost)
+        return response
+
+    async def _embed(self, call: Call, request: pb.EmbedRequest) -> pb.EmbedResponse:
+        validate_embed(request)
+        response, attempt = await call_unary(
+            request.model,
+            self._route(call),
+            self.providers,
+            call.ctx.deadline,
+            lambda provider, route, left: provider.embed(
+                request, route.deployment.model, left, route.settings
+            ),
+            self.observers.embed(request),
+        )
+        response.model = request.model
+        response.route.CopyFrom(self._answered(call, attempt, response.usage))
+        return response
+
+    def list_models(self) -> pb.ListModelsResponse:
+        return pb.ListModelsResponse(models=[self.registry.describe(m) for m in self.registry.models()])
+
+    def get_model(self, name: str) -> pb.Model:
+        return self.registry.describe(self.registry.resolve(name))
+
+    async def health(self, detailed: bool) -> pb.HealthResponse:
+        if not detailed:
+            return pb.HealthResponse(status=pb.HealthResponse.STATUS_SERVING, version=__version__)
+        checks = await asyncio.gather(*(self._probe(name, p) for name, p in self.providers.items()))
+        healthy = all(c.healthy for c in checks)
+        status = pb.HealthResponse.STATUS_SERVING if healthy else pb.HealthResponse.STATUS_DEGRADED
+        return pb.HealthResponse(status=status, version=__version__, providers=checks)
+
+    async def _probe(self, name: str, provider: Provider) -> pb.ProviderHealth:
+        started = time.perf_counter()
+        result = pb.ProviderHealth(name=name, kind=provider.kind, address=provider.address, healthy=True)
+        try:
+            await asyncio.wait_for(provider.list_models(HEALTH_PROBE_TIMEOUT_S), HEALTH_PROBE_TIMEOUT_S)
+        except Exception as exc:  # any failure is a health finding, not a crash
+            result.healthy = False
+            result.error = str(exc) or type(exc).__name__
+        result.latency_ms = (time.perf_counter() - started) * 1000
+        return result
