@@ -37,7 +37,15 @@ def test_additions_are_locked() -> None:
 def test_the_lock_covers_the_whole_service() -> None:
     lock = read_lock()
     methods = lock["services"]["modelgateway.v1.ModelGateway"]["methods"]
-    assert set(methods) == {"Generate", "StreamGenerate", "ListModels", "GetModel", "Health", "Embed"}
+    assert set(methods) == {
+        "Generate",
+        "StreamGenerate",
+        "ListModels",
+        "GetModel",
+        "Health",
+        "Embed",
+        "CountTokens",
+    }
     assert methods["StreamGenerate"]["server_streaming"] is True
     assert {"method": "GET", "path": "/api/v1/health/detailed"} in methods["Health"]["http"]
     assert (

@@ -57,6 +57,7 @@ class ScriptedProvider(Provider):
     calls: list[Logged] = field(default_factory=list)
     closed_streams: int = 0
     journal: list[str] | None = None  # shared by several providers: the order of all their calls
+    counts: dict[str, int | GatewayError] | None = None  # count_tokens answers by model; None: cannot count
 
     def __post_init__(self) -> None:
         super().__init__(self.name, ProviderConfig(kind="openai", base_url="http://127.0.0.1:9/v1"))
@@ -109,6 +110,20 @@ class ScriptedProvider(Provider):
             yield pb.StreamChunk(final=pb.FinalChunk(finish_reason=pb.FINISH_REASON_STOP, usage=USAGE))
         finally:
             self.closed_streams += 1
+
+    async def count_tokens(
+        self,
+        request: pb.GenerateRequest,
+        model: str,
+        timeout: float,
+        settings: ModelSettings = NO_SETTINGS,
+    ) -> int | None:
+        if self.counts is None:
+            return None
+        answer = self.counts.get(model, 0)
+        if isinstance(answer, GatewayError):
+            raise answer
+        return answer
 
     async def list_models(self, timeout: float) -> list[str]:
         return list(self.script)

@@ -83,6 +83,9 @@ class ModelGatewayService(pb_grpc.ModelGatewayServicer):
         except Exception as exc:
             await _fail(context, exc)
 
+    async def CountTokens(self, request: pb.GenerateRequest, context: Context) -> pb.CountTokensResponse:
+        return await _unary(context, self.pipeline.count_tokens(request, self._context(context)))
+
     async def ListModels(self, request: pb.ListModelsRequest, context: Context) -> pb.ListModelsResponse:
         return self.pipeline.list_models()
 

@@ -23,9 +23,11 @@ from model_gateway.core.failover import Attempt, call_unary, open_stream
 from model_gateway.core.observers import NullObservers, Observers
 from model_gateway.core.stages import Stage, StageList
 from model_gateway.core.validation import validate_embed, validate_generate
+from model_gateway.errors import GatewayError
 from model_gateway.providers import Provider
 from model_gateway.routing.registry import Registry, Route
 from model_gateway.routing.strategy import Ordered, RoutingStrategy
+from model_gateway.tokens import count_request
 from modelgateway.v1 import gateway_pb2 as pb
 
 HEALTH_PROBE_TIMEOUT_S = 3.0
@@ -205,6 +207,32 @@ class Pipeline:
         response.model = request.model
         response.route.CopyFrom(self._answered(call, attempt, response.usage))
         return response
+
+    async def count_tokens(self, request: pb.GenerateRequest, ctx: RequestContext) -> pb.CountTokensResponse:
+        """The first route whose provider can count, else the estimator; never a completion."""
+        validate_generate(request)
+        routes = self.strategy.order(self.registry.routes(request.model))
+        system_first = pb.GenerateRequest()
+        system_first.CopyFrom(request)
+        _system_first(system_first)
+        for number, route in enumerate(routes, start=1):
+            left = ctx.deadline.left()
+            if left <= 0:
+                break
+            provider = self.providers[route.deployment.provider]
+            try:
+                counted = await provider.count_tokens(request, route.deployment.model, left, route.settings)
+            except GatewayError as error:
+                if not error.failover:
+                    raise
+                continue  # a provider that cannot count now: the next one, or the estimate
+            if counted is not None:
+                route_taken = Attempt(route, number).describe(request.model, self.strategy.name)
+                return pb.CountTokensResponse(input_tokens=counted, route=route_taken)
+        route_taken = Attempt(routes[0], 1).describe(request.model, "estimate")
+        return pb.CountTokensResponse(
+            input_tokens=count_request(system_first), estimated=True, route=route_taken
+        )
 
     def list_models(self) -> pb.ListModelsResponse:
         return pb.ListModelsResponse(models=[self.registry.describe(m) for m in self.registry.models()])

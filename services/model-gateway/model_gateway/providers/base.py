@@ -90,6 +90,16 @@ class Provider(abc.ABC):
             f"provider '{self.name}' ({self.kind}) does not support embeddings",
         )
 
+    async def count_tokens(
+        self,
+        request: pb.GenerateRequest,
+        model: str,
+        timeout: float,
+        settings: ModelSettings = NO_SETTINGS,
+    ) -> int | None:
+        """The upstream's own count of the request's input tokens, or None where it has no such endpoint."""
+        return None
+
     @abc.abstractmethod
     async def list_models(self, timeout: float) -> list[str]:
         """The upstream's own model names (discovery and health probes)."""
