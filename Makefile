@@ -12,7 +12,7 @@ PROTOS := $(wildcard proto/modelgateway/v1/*.proto)
 CONFIG ?= config/gateway.yaml
 PACKAGES := libs/common/model_gateway_common services/model-gateway/model_gateway bridge/model_gateway_bridge bench
 
-.PHONY: install proto run test lint typecheck unit integration contract bench clean
+.PHONY: install proto run test lint typecheck unit integration contract bench clean test-services
 
 install: $(STAMP) $(GEN)
 
@@ -48,13 +48,19 @@ lint: install
 typecheck: install
 	$(BIN)/mypy $(PACKAGES)
 
-test: lint typecheck
+# The suite starts its own redis-server and creates its own PostgreSQL database
+# (tests/backing.py); here we only make sure the programs exist.
+test-services:
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+	@command -v psql >/dev/null || { apt-get update -qq && apt-get install -y -qq postgresql-client; }
+
+test: lint typecheck test-services
 	$(BIN)/python -m pytest tests
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
 
-integration: install
+integration: install test-services
 	$(BIN)/python -m pytest tests/integration
 
 contract: install
