@@ -101,11 +101,24 @@ class ModelConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class StorageConfig(_Strict):
+    """Where state lives. With no Redis, limits, cache and breakers are per process, in memory."""
+
+    database: str = "sqlite:///./data/gateway.db"  # SQLAlchemy-style URL: sqlite:///… or postgresql://…
+    redis: str | None = None  # redis://host:port/db: shared limits, cache and breaker state
+
+    @field_validator("redis", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
 class GatewayConfig(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: list[ModelConfig] = Field(default_factory=list)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
 
 
 def _check_references(config: GatewayConfig) -> None:

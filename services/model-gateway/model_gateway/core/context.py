@@ -16,12 +16,30 @@ _CLIENT_KEYS = frozenset({"user-agent", "x-gateway-route", "x-gateway-smart-rout
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """What one key (or one project) may spend; None: unlimited."""
+
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+    budget_period: str = "month"  # day | month | total
+
+
+NO_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
-    """Who a call is accounted to: a key's name (never the key) and its project."""
+    """Who a call is accounted to: a key's name (never the key), its project, scopes and limits."""
 
     name: str
     project: str = ""
     anonymous: bool = False
+    models: tuple[str, ...] = ()  # glob patterns of the models it may call; empty: all
+    limits: Limits = NO_LIMITS
+    project_limits: Limits = NO_LIMITS
+    project_models: tuple[str, ...] = ()
+    admin: bool = False  # may read usage of every key
 
 
 ANONYMOUS = Principal("anonymous", anonymous=True)

@@ -1,0 +1,1 @@
+"""Where the gateway keeps state: the database (usage ledger, keys) and Redis (shared counters)."""
