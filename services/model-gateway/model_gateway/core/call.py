@@ -29,6 +29,10 @@ class Call:
     answer: pb.GenerateResponse | None = None
     error: BaseException | None = None
     first_chunk_s: float | None = None  # streams: seconds to the first chunk
+    cache_hit: bool = False  # answered from the response cache
+    saved_usd: float = 0.0  # what a cache hit saved (the cost of the answer it replayed)
+    arm: str = ""  # the A/B arm a split model chose
+    dropped: list[str] = field(default_factory=list)  # request fields no route could carry, named to the client
 
     @property
     def requested_model(self) -> str:
