@@ -1,25 +1,17 @@
-"""One provider per upstream wire format, behind the Provider interface."""
+"""One provider per upstream wire format, behind the Provider interface.
+
+The kinds and their classes are listed in `registry.py`; each lives in its
+own package (`openai/`, `ollama/`, ...) split into request, response and
+stream translators and the provider itself. `http.py` (the pooled client and
+the HTTP-to-gRPC error table), `sse.py`, `tool_args.py` and `images.py` are
+shared by all of them.
+"""
 
 from __future__ import annotations
 
-from model_gateway.config import GatewayConfig, ProviderConfig
-from model_gateway.providers.base import Provider, UnimplementedProvider
-
-
-def build_provider(name: str, config: ProviderConfig) -> Provider:
-    # Imported here so a kind's dependencies load only when it is configured.
-    if config.kind == "ollama":
-        from model_gateway.providers.ollama import OllamaProvider
-
-        return OllamaProvider(name, config)
-    if config.kind in ("openai", "huggingface"):
-        from model_gateway.providers.openai import OpenAIProvider
-
-        if config.kind == "huggingface" and not config.url.endswith("/v1"):
-            # TGI serves the OpenAI Messages API under /v1 of its own root.
-            config = config.model_copy(update={"base_url": config.url + "/v1"})
-        return OpenAIProvider(name, config)
-    return UnimplementedProvider(name, config)
+from model_gateway.config import GatewayConfig
+from model_gateway.providers.base import Provider
+from model_gateway.providers.registry import build_provider
 
 
 def build_providers(config: GatewayConfig) -> dict[str, Provider]:

@@ -1,0 +1,1 @@
+"""The Ollama provider: tests mirror providers/ollama/."""
