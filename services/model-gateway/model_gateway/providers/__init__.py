@@ -2,9 +2,18 @@
 
 The kinds and their classes are listed in `registry.py`; each lives in its
 own package (`openai/`, `ollama/`, ...) split into request, response and
-stream translators and the provider itself. `http.py` (the pooled client and
-the HTTP-to-gRPC error table), `sse.py`, `tool_args.py` and `images.py` are
-shared by all of them.
+stream translators and the provider itself. Shared by all of them, once:
+
+- `http.py`       the pooled aiohttp client and the HTTP → gRPC error table
+- `sse.py`        the Server-Sent-Events decoder
+- `readers.py`    lenient typed readers for reply JSON, and WireError
+- `tool_args.py`  tool-call arguments checked (valid JSON, a JSON object)
+- `images.py`     image type sniffing, inline base64 from bytes or data: URLs
+- `estimate.py`   the answer's text that output tokens are estimated from
+
+Role and finish-reason names and the Struct ⇄ JSON helpers come from
+`model_gateway_common` (`vocab/<dialect>.py`, `structs.py`), shared with the
+bridge's front doors.
 """
 
 from __future__ import annotations

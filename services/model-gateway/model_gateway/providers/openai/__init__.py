@@ -10,7 +10,7 @@ LM Studio and HuggingFace TGI's Messages API: they all speak
 - `stream.py`    `chat.completion.chunk` events → canonical deltas and final chunk
 - `errors.py`    errors reported inside a 200 body or stream
 - `embed.py`     `/embeddings` both ways;  `models.py`  the `/models` list
-- `wire.py`      typed readers for the reply JSON
+- `wire.py`      readers for fields servers write differently (content parts, reasoning)
 - `provider.py`  OpenAIProvider: HTTP, timing and error mapping (from `UpstreamHTTP`)
 - `huggingface.py`  TGI: the same provider under `/v1` of the server's root
 

@@ -7,7 +7,7 @@ from array import array
 from typing import Any
 
 from model_gateway.providers.openai.request import merge_provider_options
-from model_gateway.providers.openai.wire import JSON, WireError, read_int
+from model_gateway.providers.readers import JSON, WireError, read_int
 from model_gateway.tokens import count_text
 from modelgateway.v1 import gateway_pb2 as pb
 

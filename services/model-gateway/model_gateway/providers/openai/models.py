@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from model_gateway.providers.openai.wire import WireError
+from model_gateway.providers.readers import WireError
 
 MODELS_PATH = "/models"
 

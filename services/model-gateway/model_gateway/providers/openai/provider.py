@@ -11,16 +11,16 @@ import orjson
 from model_gateway.config import ProviderConfig
 from model_gateway.errors import GatewayError, invalid
 from model_gateway.providers.base import NO_SETTINGS, ModelSettings, Provider
+from model_gateway.providers.estimate import estimate_missing_usage
 from model_gateway.providers.http import UpstreamHTTP
 from model_gateway.providers.openai.embed import EMBEDDINGS_PATH, embed_body, embed_response
 from model_gateway.providers.openai.errors import error_in_body
 from model_gateway.providers.openai.models import MODELS_PATH, model_ids
 from model_gateway.providers.openai.request import COMPLETIONS_PATH, request_body
-from model_gateway.providers.openai.response import output_text, response_from_chat, response_from_completion
+from model_gateway.providers.openai.response import response_from_chat, response_from_completion
 from model_gateway.providers.openai.stream import DONE, StreamState
-from model_gateway.providers.openai.wire import JSON, WireError
+from model_gateway.providers.readers import JSON, WireError
 from model_gateway.providers.sse import SSEDecoder, SSEEvent
-from model_gateway.tokens import estimate_usage
 from modelgateway.v1 import gateway_pb2 as pb
 
 
@@ -61,8 +61,7 @@ class OpenAIProvider(Provider):
             response = response_from_completion(obj) if path == COMPLETIONS_PATH else response_from_chat(obj)
         except WireError as exc:
             raise self._wire_error(exc) from None
-        if not response.HasField("usage"):
-            response.usage.CopyFrom(estimate_usage(request, output_text(response.message)))
+        estimate_missing_usage(response, request)
         response.timings.total_ns = total
         return response
 

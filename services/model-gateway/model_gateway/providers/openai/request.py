@@ -9,7 +9,7 @@ from google.protobuf import struct_pb2
 
 from model_gateway.errors import invalid
 from model_gateway.providers.images import sniff_mime
-from model_gateway.providers.openai.wire import JSON
+from model_gateway.providers.readers import JSON
 from model_gateway.providers.tool_args import parse_arguments
 from model_gateway_common.structs import struct_to_dict
 from model_gateway_common.vocab.openai import NAME_BY_ROLE

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from model_gateway.providers.openai.wire import (
-    JSON,
-    WireError,
-    read_arguments,
-    read_dict,
-    read_int,
-    read_reasoning,
-    read_text,
-)
+from model_gateway.providers.openai.wire import read_arguments, read_reasoning, read_text
+from model_gateway.providers.readers import JSON, WireError, read_dict, read_int
 from model_gateway_common.vocab.openai import FINISH_BY_NAME
 from modelgateway.v1 import gateway_pb2 as pb
 
@@ -79,15 +72,6 @@ def response_from_completion(obj: Any) -> pb.GenerateResponse:
     response = pb.GenerateResponse(message=out, finish_reason=finish_reason(choice.get("finish_reason")))
     _stamp(response, obj)
     return response
-
-
-def output_text(message: pb.Message) -> str:
-    """What the model produced, for estimating output tokens the same way streamed or not."""
-    pieces = [part.text for part in message.content if part.HasField("text")]
-    pieces.append(message.reasoning)
-    for call in message.tool_calls:
-        pieces += (call.name, call.arguments)
-    return " ".join(p for p in pieces if p)
 
 
 def _first_choice(obj: Any) -> JSON:

@@ -6,15 +6,10 @@ and feeds each event's JSON object to StreamState.
 
 from __future__ import annotations
 
-from model_gateway.providers.openai.response import finish_reason, output_text, usage_from
-from model_gateway.providers.openai.wire import (
-    JSON,
-    read_arguments,
-    read_dict,
-    read_int,
-    read_reasoning,
-    read_text,
-)
+from model_gateway.providers.estimate import output_text
+from model_gateway.providers.openai.response import finish_reason, usage_from
+from model_gateway.providers.openai.wire import read_arguments, read_reasoning, read_text
+from model_gateway.providers.readers import JSON, read_dict, read_int
 from model_gateway.tokens import estimate_usage
 from modelgateway.v1 import gateway_pb2 as pb
 

@@ -1,7 +1,7 @@
-"""Typed readers for OpenAI-shaped reply JSON: lenient, as compatible servers vary.
+"""Readers for the parts of OpenAI-shaped JSON that compatible servers write differently.
 
-A missing or mistyped optional field reads as empty; only a reply without
-the shape the translator needs raises WireError.
+The plain typed readers (read_dict, read_int, ...) and WireError are the
+shared ones of providers/readers.py.
 """
 
 from __future__ import annotations
@@ -10,19 +10,7 @@ from typing import Any
 
 import orjson
 
-JSON = dict[str, Any]
-
-
-class WireError(ValueError):
-    """An upstream reply that does not have the OpenAI shape."""
-
-
-def read_dict(value: Any) -> JSON:
-    return value if isinstance(value, dict) else {}
-
-
-def read_int(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+from model_gateway.providers.readers import JSON
 
 
 def read_text(value: Any) -> str:
