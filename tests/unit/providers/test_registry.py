@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import get_args
 
 import grpc
 import pytest
 
-from model_gateway.config import ProviderConfig
+from model_gateway.config import ProviderConfig, ProviderKind
 from model_gateway.errors import GatewayError, Reason
 from model_gateway.providers import build_provider
 from model_gateway.providers.base import Provider, UnimplementedProvider
@@ -20,18 +21,20 @@ from modelgateway.v1 import gateway_pb2 as pb
 
 @pytest.mark.parametrize(
     ("kind", "cls"),
-    [
-        ("ollama", OllamaProvider),
-        ("openai", OpenAIProvider),
-        ("huggingface", HuggingFaceProvider),
-        ("anthropic", UnimplementedProvider),
-        ("gemini", UnimplementedProvider),
-    ],
+    [("ollama", OllamaProvider), ("openai", OpenAIProvider), ("huggingface", HuggingFaceProvider)],
 )
-def test_each_configured_kind_builds_its_class(kind: str, cls: type[Provider]) -> None:
+def test_each_kind_builds_its_class(kind: str, cls: type[Provider]) -> None:
     provider = build_provider("p", ProviderConfig(kind=kind))  # type: ignore[arg-type]
     assert type(provider) is cls
     assert (provider.name, provider.kind) == ("p", kind)
+
+
+@pytest.mark.parametrize("kind", get_args(ProviderKind))
+def test_every_configured_kind_builds_a_provider(kind: str) -> None:
+    provider = build_provider("p", ProviderConfig(kind=kind))  # type: ignore[arg-type]
+    expected = provider_class(kind) if kind in KINDS else UnimplementedProvider
+    assert type(provider) is expected
+    assert provider.kind == kind
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -55,13 +58,15 @@ def test_huggingface_speaks_openai_under_v1(base_url: str, address: str, url: st
     assert provider.address == address
 
 
-async def test_an_unimplemented_kind_fails_calls_clearly() -> None:
-    provider = build_provider("claude", ProviderConfig(kind="anthropic"))
+async def test_a_kind_without_a_registry_line_fails_calls_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(KINDS, "gemini", raising=False)
+    provider = build_provider("g", ProviderConfig(kind="gemini"))
+    assert type(provider) is UnimplementedProvider
     with pytest.raises(GatewayError) as caught:
         await provider.generate(pb.GenerateRequest(), "m", timeout=1)
     assert caught.value.code == grpc.StatusCode.UNIMPLEMENTED
     assert caught.value.reason == Reason.NOT_IMPLEMENTED
-    assert "'anthropic' is not implemented yet" in caught.value.message
+    assert "'gemini' is not implemented yet" in caught.value.message
 
 
 def test_a_kind_loads_only_when_it_is_built() -> None:
