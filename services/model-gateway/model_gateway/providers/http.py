@@ -73,14 +73,25 @@ class UpstreamHTTP:
         total = max(0.001, min(seconds, self.config.timeout_s))
         return aiohttp.ClientTimeout(total=total, sock_connect=min(self.config.connect_timeout_s, total))
 
-    async def request_json(self, method: str, path: str, timeout: float, body: Any = None) -> Any:
-        """One request, the JSON reply decoded; non-2xx and transport failures raise GatewayError."""
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        timeout: float,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """One request, the JSON reply decoded; non-2xx and transport failures raise GatewayError.
+
+        `headers` are this request's own, on top of the session's (e.g. Anthropic's per-request betas).
+        """
         try:
             async with self.session.request(
                 method,
                 self.base_url + path,
                 data=None if body is None else orjson.dumps(body),
                 timeout=self._timeout(timeout),
+                headers=headers,
             ) as response:
                 raw = await response.read()
                 if response.status >= 400:
@@ -96,7 +107,7 @@ class UpstreamHTTP:
 
     @asynccontextmanager
     async def open_stream(
-        self, path: str, timeout: float, body: Any
+        self, path: str, timeout: float, body: Any, headers: Mapping[str, str] | None = None
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """POST and hand over the streaming response once its status is known good.
 
@@ -106,7 +117,7 @@ class UpstreamHTTP:
         """
         try:
             response = await self.session.post(
-                self.base_url + path, data=orjson.dumps(body), timeout=self._timeout(timeout)
+                self.base_url + path, data=orjson.dumps(body), timeout=self._timeout(timeout), headers=headers
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self.transport_error(exc) from None
