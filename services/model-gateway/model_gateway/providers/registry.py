@@ -24,6 +24,7 @@ KINDS: dict[str, str] = {
     "openai": "model_gateway.providers.openai:OpenAIProvider",
     # TGI's Messages API: the OpenAI translator under `/v1` of the server's root.
     "huggingface": "model_gateway.providers.openai:HuggingFaceProvider",
+    "gemini": "model_gateway.providers.gemini:GeminiProvider",
     "anthropic": "model_gateway.providers.anthropic:AnthropicProvider",
 }
 
