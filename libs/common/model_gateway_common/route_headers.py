@@ -1,16 +1,71 @@
-"""The route a call took, as gRPC metadata and, through the bridge, HTTP response headers."""
+"""The route a call took, as gRPC metadata and, through the bridge, HTTP response headers.
+
+Beside the route: the response cache's verdict (`x-gateway-cache`) and the
+caller's rate-limit standing as OpenAI sends it (`x-ratelimit-*`).
+"""
 
 from __future__ import annotations
 
 from modelgateway.v1 import gateway_pb2 as pb
 
-ROUTE_HEADERS = ("x-gateway-model", "x-gateway-provider", "x-gateway-deployment", "x-gateway-attempts")
+CACHE_HEADER = "x-gateway-cache"  # hit | miss | bypass; also a request header (`bypass`)
+RATE_LIMIT_HEADERS = (
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-tokens",
+)
+ROUTE_HEADERS = (
+    "x-gateway-model",
+    "x-gateway-provider",
+    "x-gateway-deployment",
+    "x-gateway-attempts",
+    CACHE_HEADER,
+    *RATE_LIMIT_HEADERS,
+)
 
 
 def route_metadata(route: pb.Route) -> tuple[tuple[str, str], ...]:
-    return (
+    pairs = (
         ("x-gateway-model", route.served_model),
         ("x-gateway-provider", route.provider),
         ("x-gateway-deployment", route.deployment),
         ("x-gateway-attempts", str(route.attempts)),
     )
+    return (*pairs, (CACHE_HEADER, route.cache)) if route.cache else pairs
+
+
+def rate_limit_metadata(limits: pb.RateLimits | None) -> tuple[tuple[str, str], ...]:
+    """OpenAI's x-ratelimit-* headers for the limits that applied (none: no headers)."""
+    if limits is None:
+        return ()
+    pairs: list[tuple[str, str]] = []
+    if limits.limit_requests:
+        pairs += [
+            ("x-ratelimit-limit-requests", str(limits.limit_requests)),
+            ("x-ratelimit-remaining-requests", str(limits.remaining_requests)),
+            ("x-ratelimit-reset-requests", duration(limits.reset_requests_s)),
+        ]
+    if limits.limit_tokens:
+        pairs += [
+            ("x-ratelimit-limit-tokens", str(limits.limit_tokens)),
+            ("x-ratelimit-remaining-tokens", str(limits.remaining_tokens)),
+            ("x-ratelimit-reset-tokens", duration(limits.reset_tokens_s)),
+        ]
+    return tuple(pairs)
+
+
+def duration(seconds: float) -> str:
+    """A wait as OpenAI writes it (Go's duration form): 0s, 120ms, 1.5s, 6m0s, 1h2m3s."""
+    if seconds <= 0:
+        return "0s"
+    if round(seconds * 1000) < 1000:
+        return f"{max(1, round(seconds * 1000))}ms"
+    if seconds < 60:
+        return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes}m{secs}s" if hours else f"{minutes}m{secs}s"

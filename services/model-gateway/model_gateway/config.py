@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from model_gateway.cache_config import CacheConfig
+from model_gateway.limits_config import LimitsConfig
 from model_gateway_common.config_file import (
     ConfigError,
     config_path,
@@ -119,6 +121,8 @@ class GatewayConfig(_Strict):
     models: list[ModelConfig] = Field(default_factory=list)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
 
 
 def _check_references(config: GatewayConfig) -> None:

@@ -18,10 +18,11 @@ from model_gateway.core.pipeline import Pipeline
 from model_gateway.obs import genai, telemetry
 from model_gateway.obs.access_log import AccessLog
 from model_gateway.obs.genai import GenAIObservers
-from model_gateway.obs.metrics import MetricsServer
+from model_gateway.obs.metrics import MetricsServer, PolicyMetrics
 from model_gateway.policy import policy_stages
 from model_gateway.providers import build_providers
 from model_gateway.service import ModelGatewayService
+from model_gateway.storage.redis import connect_redis
 from model_gateway_common import tracing
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
@@ -48,10 +49,12 @@ async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
     genai.configure(tracer_provider is not None, tracing.record_content(config.telemetry, os.environ))
     telemetry.instrument_upstream_http(tracer_provider)
     metrics_server = MetricsServer(config.server.metrics) if config.server.metrics else None
+    # One Redis client for every stage that shares state (limits, cache): one connection pool.
+    redis = connect_redis(config.storage.redis) if config.storage.redis else None
     pipeline = Pipeline(
         config,
         build_providers(config),
-        stages=policy_stages(config, sinks=[AccessLog()]),
+        stages=policy_stages(config, redis=redis, metrics=PolicyMetrics(), sinks=[AccessLog()]),
         observers=GenAIObservers(),
     )
     server = aio.server(
@@ -84,6 +87,8 @@ async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
     await health.enter_graceful_shutdown()
     await server.stop(config.server.shutdown_grace_s)
     await pipeline.close()
+    if redis is not None:
+        await redis.aclose()
     if metrics_server is not None:
         metrics_server.close()
     tracing.shutdown_tracing(tracer_provider)

@@ -19,7 +19,7 @@ from model_gateway.core.context import RequestContext
 from model_gateway.core.pipeline import Pipeline
 from model_gateway.deadline import Deadline
 from model_gateway.errors import GatewayError, Reason
-from model_gateway_common.route_headers import route_metadata
+from model_gateway_common.route_headers import rate_limit_metadata, route_metadata
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
 
@@ -76,8 +76,11 @@ class ModelGatewayService(pb_grpc.ModelGatewayServicer):
         self, request: pb.GenerateRequest, context: Context
     ) -> AsyncIterator[pb.StreamChunk]:
         try:
-            attempt, chunks = await self.pipeline.stream(request, self._context(context))
-            await context.send_initial_metadata(route_metadata(attempt.describe(request.model)))
+            ctx = self._context(context)
+            attempt, chunks = await self.pipeline.stream(request, ctx)
+            route = attempt.describe(request.model)
+            route.cache = ctx.cache
+            await context.send_initial_metadata(route_metadata(route) + rate_limit_metadata(ctx.rate_limits))
             async for chunk in chunks:
                 yield chunk
         except Exception as exc:

@@ -27,12 +27,17 @@ class Call:
     cost: pb.Cost | None = None  # set by the price stage
     # A stage that answers by itself (the cache) sets this; the upstream is not called.
     answer: pb.GenerateResponse | None = None
+    # The upstream's reply, for stages that keep answers (the cache): a unary
+    # call's response; a stream's chunks, collected only when a stage sets a list here.
+    response: pb.GenerateResponse | None = None
+    chunks: list[pb.StreamChunk] | None = None
     error: BaseException | None = None
     first_chunk_s: float | None = None  # streams: seconds to the first chunk
     cache_hit: bool = False  # answered from the response cache
     saved_usd: float = 0.0  # what a cache hit saved (the cost of the answer it replayed)
     arm: str = ""  # the A/B arm a split model chose
-    dropped: list[str] = field(default_factory=list)  # request fields no route could carry, named to the client
+    # Request fields no route could carry, named to the client.
+    dropped: list[str] = field(default_factory=list)
 
     @property
     def requested_model(self) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from model_gateway.deadline import Deadline
 from model_gateway_common.request_ids import REQUEST_ID_HEADER, valid_request_id
+from modelgateway.v1 import gateway_pb2 as pb
 
 SURFACE_HEADER = "x-gateway-surface"  # the bridge names the front door a call came in by
 DIRECT = "grpc"  # a caller that used the gRPC service itself
@@ -55,6 +56,10 @@ class RequestContext:
     credential: str = field(default="", repr=False)
     client: dict[str, str] = field(default_factory=dict)  # selected client metadata (_CLIENT_KEYS)
     principal: Principal = ANONYMOUS  # set by the authenticate stage
+    # What policy tells the caller back, set by the stages before routing and
+    # sent as headers (a stream's initial metadata, the bridge's response headers).
+    rate_limits: pb.RateLimits | None = None  # the limit stage: x-ratelimit-*
+    cache: str = ""  # the cache stage's verdict: hit | miss | bypass (x-gateway-cache)
 
     @classmethod
     def from_metadata(cls, metadata: Iterable[tuple[str, Any]] | None, deadline: Deadline) -> RequestContext:

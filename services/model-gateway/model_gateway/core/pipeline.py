@@ -14,6 +14,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
 from model_gateway import __version__
 from model_gateway.config import GatewayConfig
@@ -49,6 +50,50 @@ def _system_first(request: pb.GenerateRequest) -> None:
         request.system = ""
 
 
+@dataclass(slots=True)
+class Replayed:
+    """A stream a stage answered (the cache): described by the answer's own route."""
+
+    route: pb.Route
+
+    def describe(self, requested: str, decision: str = "") -> pb.Route:
+        return self.route
+
+
+def _as_chunks(answer: pb.GenerateResponse) -> list[pb.StreamChunk]:
+    """A whole answer as a stream: reasoning, text and tool calls as deltas, then the final chunk."""
+    message, chunks = answer.message, []
+    if message.reasoning and not any(part.HasField("reasoning") for part in message.content):
+        chunks.append(pb.StreamChunk(delta=pb.Delta(reasoning=message.reasoning)))
+    for part in message.content:
+        if part.HasField("text") and part.text:
+            chunks.append(pb.StreamChunk(delta=pb.Delta(text=part.text)))
+        elif part.HasField("reasoning"):
+            thought = part.reasoning
+            delta = (
+                pb.Delta(redacted_reasoning=thought.data)
+                if thought.redacted
+                else pb.Delta(reasoning=thought.text, reasoning_signature=thought.signature)
+            )
+            chunks.append(pb.StreamChunk(delta=delta))
+    if message.tool_calls:
+        calls = [
+            pb.ToolCallDelta(index=i, id=c.id, name=c.name, arguments=c.arguments, signature=c.signature)
+            for i, c in enumerate(message.tool_calls)
+        ]
+        chunks.append(pb.StreamChunk(delta=pb.Delta(tool_calls=calls)))
+    final = pb.FinalChunk(
+        finish_reason=answer.finish_reason, usage=answer.usage, route=answer.route, timings=answer.timings
+    )
+    chunks.append(pb.StreamChunk(final=final))
+    return chunks
+
+
+async def _aiter(chunks: list[pb.StreamChunk]) -> AsyncIterator[pb.StreamChunk]:
+    for chunk in chunks:
+        yield chunk
+
+
 class Pipeline:
     def __init__(
         self,
@@ -79,6 +124,7 @@ class Pipeline:
     def _answered(self, call: Call, attempt: Attempt, usage: pb.Usage) -> pb.Route:
         call.served_by = attempt.route
         route = attempt.describe(call.request.model, call.decision)
+        route.cache = call.ctx.cache
         call.answered(route, usage)
         return route
 
@@ -94,6 +140,8 @@ class Pipeline:
         await self.stages.leave(call)
         if call.cost is not None:
             response.cost.CopyFrom(call.cost)
+        if call.ctx.rate_limits is not None:
+            response.rate_limits.CopyFrom(call.ctx.rate_limits)
         return response
 
     async def _generate(self, call: Call, request: pb.GenerateRequest) -> pb.GenerateResponse:
@@ -113,19 +161,24 @@ class Pipeline:
         response.model = request.model
         response.created = response.created or int(time.time())
         response.route.CopyFrom(self._answered(call, attempt, response.usage))
+        call.response = response
         return response
 
     async def stream(
         self, request: pb.GenerateRequest, ctx: RequestContext
-    ) -> tuple[Attempt, AsyncIterator[pb.StreamChunk]]:
+    ) -> tuple[Attempt | Replayed, AsyncIterator[pb.StreamChunk]]:
         """The route that answered, and its chunks stamped with id, model and (final) route and cost.
 
         The route is known before the first chunk is sent, so a front door
-        can put it in response headers.
+        can put it in response headers. A stage's answer (the cache's) is
+        replayed as a stream: its deltas, then one final chunk.
         """
         call = self._call("StreamGenerate", ctx, request)
         try:
             await self.stages.enter(call)
+            if call.answer is not None:
+                replay = _as_chunks(call.answer)
+                return Replayed(call.answer.route), self._stamp(call, None, replay[0], _aiter(replay[1:]))
             validate_generate(request)
             _system_first(request)
             first, rest, attempt = await open_stream(
@@ -147,7 +200,11 @@ class Pipeline:
         return attempt, self._stamp(call, attempt, first, rest)
 
     async def _stamp(
-        self, call: Call, attempt: Attempt, first: pb.StreamChunk, rest: AsyncIterator[pb.StreamChunk]
+        self,
+        call: Call,
+        attempt: Attempt | None,  # None: a replayed answer, whose final chunk has its route
+        first: pb.StreamChunk,
+        rest: AsyncIterator[pb.StreamChunk],
     ) -> AsyncIterator[pb.StreamChunk]:
         stream_id, created, model = _new_id(), int(time.time()), call.request.model
         chunk: pb.StreamChunk | None = first
@@ -156,13 +213,18 @@ class Pipeline:
             while chunk is not None:
                 chunk.id, chunk.model, chunk.created = stream_id, model, created
                 call.chunk()
+                if call.chunks is not None:
+                    call.chunks.append(chunk)
                 if chunk.HasField("final"):
                     final = chunk.final
-                    final.route.CopyFrom(self._answered(call, attempt, final.usage))
+                    if attempt is not None:
+                        final.route.CopyFrom(self._answered(call, attempt, final.usage))
                     left = True
                     await self.stages.leave(call)
                     if call.cost is not None:
                         final.cost.CopyFrom(call.cost)
+                    if call.ctx.rate_limits is not None:
+                        final.rate_limits.CopyFrom(call.ctx.rate_limits)
                 yield chunk
                 chunk = await anext(rest, None)
         except BaseException as exc:
@@ -190,6 +252,8 @@ class Pipeline:
         await self.stages.leave(call)
         if call.cost is not None:
             response.cost.CopyFrom(call.cost)
+        if call.ctx.rate_limits is not None:
+            response.rate_limits.CopyFrom(call.ctx.rate_limits)
         return response
 
     async def _embed(self, call: Call, request: pb.EmbedRequest) -> pb.EmbedResponse:

@@ -80,6 +80,47 @@ COST = Counter(
     ("model", "provider"),
 )
 
+CACHE_LOOKUPS = Counter(
+    "model_gateway_cache_lookups",
+    "Response cache verdicts, one per generate call: hit, miss (looked up, not found) "
+    "or bypass (not looked up: not cacheable, no-cache / no-store / bypass asked, or the store down).",
+    ("outcome",),
+)
+LIMIT_REFUSALS = Counter(
+    "model_gateway_limit_refusals",
+    "Calls refused by a rate limit or budget: whose limit (key, project, model, gateway) and which "
+    "(requests, tokens, budget).",
+    ("scope", "limit"),
+)
+POLICY_STORE_ERRORS = Counter(
+    "model_gateway_policy_store_errors",
+    "Failed steps of the shared policy store (Redis): limits (then failing open or closed, as "
+    "limits.on_store_error says) or cache (then skipped).",
+    ("store",),
+)
+
+
+class PolicyMetrics:
+    """The policy stages' metrics (policy/signals.py's protocol), every label child bound once."""
+
+    def __init__(self) -> None:
+        self._cache = {outcome: CACHE_LOOKUPS.labels(outcome) for outcome in ("hit", "miss", "bypass")}
+        self._refused = {
+            (scope, limit): LIMIT_REFUSALS.labels(scope, limit)
+            for scope in ("key", "project", "model", "gateway")
+            for limit in ("requests", "tokens", "budget")
+        }
+        self._store = {store: POLICY_STORE_ERRORS.labels(store) for store in ("limits", "cache")}
+
+    def cache(self, outcome: str) -> None:
+        self._cache[outcome].inc()
+
+    def refused(self, scope: str, limit: str) -> None:
+        self._refused[scope, limit].inc()
+
+    def store_error(self, store: str) -> None:
+        self._store[store].inc()
+
 
 class MetricsServer:
     """GET /metrics in the Prometheus text format, served from a thread, off the event loop."""

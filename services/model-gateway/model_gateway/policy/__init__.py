@@ -8,14 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from redis.asyncio import Redis
+
 from model_gateway.config import GatewayConfig
 from model_gateway.core.observers import OutcomeSink
 from model_gateway.core.stages import Record, Stage
 from model_gateway.policy.auth import Authenticate
-from model_gateway.policy.cache import ResponseCache
-from model_gateway.policy.limits import Limit
+from model_gateway.policy.cache import cache_stage
+from model_gateway.policy.limits import limit_stage
 from model_gateway.policy.price import Price
+from model_gateway.policy.signals import NO_METRICS, PolicyMetrics
 
 
-def policy_stages(config: GatewayConfig, sinks: Sequence[OutcomeSink] = ()) -> list[Stage]:
-    return [Authenticate(), Limit(), ResponseCache(), Price(), Record(sinks)]
+def policy_stages(
+    config: GatewayConfig,
+    sinks: Sequence[OutcomeSink] = (),
+    redis: Redis | None = None,  # storage.redis: limits and cache shared by every instance
+    metrics: PolicyMetrics = NO_METRICS,
+) -> list[Stage]:
+    return [
+        Authenticate(),
+        limit_stage(config, redis, metrics),
+        cache_stage(config.cache, redis, metrics),
+        Price(),
+        Record(sinks),
+    ]

@@ -15,6 +15,8 @@ from model_gateway.errors import GatewayError, Reason
 from model_gateway.obs.access_log import outcome
 from model_gateway.policy import policy_stages
 from model_gateway.policy.auth import Authenticate
+from model_gateway.policy.cache import NoCache
+from model_gateway.policy.limits import Limit
 from model_gateway.policy.price import Price
 from modelgateway.v1 import gateway_pb2 as pb
 from tests.fakes.scripted import CUT, ScriptedProvider
@@ -80,9 +82,10 @@ def test_stages_out_of_order_are_refused() -> None:
 
 
 def test_no_op_stages_cost_no_hook_calls() -> None:
-    stages = StageList(policy_stages(CONFIG))
-    assert [s.name for s in stages._entering] == []
-    assert [s.name for s in stages._leaving] == ["price", "record"]
+    # A disabled cache is a named no-op; the limit stage (no limits here) is a few attribute reads.
+    stages = StageList([Limit(CONFIG), NoCache(), Price(), Record([])])
+    assert [s.name for s in stages._entering] == ["limit"]
+    assert [s.name for s in stages._leaving] == ["limit", "price", "record"]
 
 
 async def test_a_unary_call_is_priced_and_recorded_once() -> None:
