@@ -14,6 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from model_gateway.cache_config import CacheConfig
 from model_gateway.limits_config import LimitsConfig
+from model_gateway.routing_settings import (
+    CascadeSettings,
+    ModelRouting,
+    RoutingSettings,
+    SplitArm,
+    StrategyName,
+    check_routing,
+)
 from model_gateway_common.config_file import (
     ConfigError,
     config_path,
@@ -85,12 +93,14 @@ class PricingConfig(_Strict):
     input_per_mtok: float = Field(default=0.0, ge=0)
     output_per_mtok: float = Field(default=0.0, ge=0)
     cached_input_per_mtok: float | None = Field(default=None, ge=0)
+    cache_write_per_mtok: float | None = Field(default=None, ge=0)  # prompt-cache writes; else the input price
 
 
 class ModelConfig(_Strict):
     name: str = Field(min_length=1)
     aliases: list[str] = Field(default_factory=list)
-    deployments: list[DeploymentConfig] = Field(min_length=1)
+    # Required unless the model is a cascade or a split of other models (routing_settings.check_routing).
+    deployments: list[DeploymentConfig] = Field(default_factory=list, min_length=1)
     fallbacks: list[str] = Field(default_factory=list)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     context_window: int | None = Field(default=None, gt=0)
@@ -101,6 +111,13 @@ class ModelConfig(_Strict):
     # Translator options of this model (e.g. cache_system_prompt for Anthropic,
     # max_completion_tokens for o-series models); each provider kind documents its own.
     options: dict[str, Any] = Field(default_factory=dict)
+    # Routing (routing_settings.py): the strategy among deployments, overrides of the
+    # gateway's `routing:`, a cascade of models, an A/B split.
+    strategy: StrategyName | None = None
+    routing: ModelRouting | None = None
+    kind: Literal["model", "cascade"] = "model"
+    cascade: CascadeSettings | None = None
+    split: list[SplitArm] | None = Field(default=None, min_length=1)
 
 
 class StorageConfig(_Strict):
@@ -115,14 +132,62 @@ class StorageConfig(_Strict):
         return None if value == "" else value
 
 
+BudgetPeriod = Literal["day", "month", "total"]
+
+
+class StaticKeyConfig(_Strict):
+    """A key written in the config (`auth.keys`); the CLI stores more in the database, hashed."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    # Long enough not to be guessed: the gateway stores and compares only its SHA-256.
+    key: SecretStr = Field(min_length=16)
+    models: list[str] = Field(default_factory=list)  # glob patterns (llama*, qwen*); empty: every model
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+    budget_usd: float | None = Field(default=None, gt=0)
+    budget_period: BudgetPeriod = "month"
+    admin: bool = False  # may read every key's usage (GET /api/v1/usage)
+
+
+class AuthConfig(_Strict):
+    """API keys. Auth is on as soon as any key exists (here or in the database)."""
+
+    # Serve callers that send no key, even on a public bind or when keys exist.
+    allow_anonymous: bool = False
+    keys: list[StaticKeyConfig] = Field(default_factory=list)
+    refresh_s: float = Field(default=2.0, gt=0, le=5)  # how often the key table is re-read
+
+    @field_validator("keys")
+    @classmethod
+    def _unique(cls, keys: list[StaticKeyConfig]) -> list[StaticKeyConfig]:
+        names: set[str] = set()
+        for i, key in enumerate(keys):
+            if key.name in names:
+                raise ValueError(f"keys[{i}].name: '{key.name}' is used twice")
+            names.add(key.name)
+        return keys
+
+
+class UsageConfig(_Strict):
+    """The usage and cost ledger: one row per call, written by a batched writer."""
+
+    flush_interval_s: float = Field(default=1.0, gt=0, le=60)
+    max_queue: int = Field(default=100_000, gt=0)  # rows held between flushes; past it rows are dropped
+    capture_content: bool = False  # prompts and completions, into their own table
+    content_retention_days: float = Field(default=30, gt=0)
+
+
 class GatewayConfig(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: list[ModelConfig] = Field(default_factory=list)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    usage: UsageConfig = Field(default_factory=UsageConfig)
 
 
 def _check_references(config: GatewayConfig) -> None:
@@ -146,6 +211,10 @@ def _check_references(config: GatewayConfig) -> None:
                 raise ConfigError(f"models[{i}].fallbacks[{j}]: '{fallback}' is not a configured model")
             if fallback in (model.name, *model.aliases):
                 raise ConfigError(f"models[{i}].fallbacks[{j}]: a model cannot fall back to itself")
+    try:
+        check_routing(config.routing, config.models, names)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def parse_config(text: str, source: str = "<config>", env: dict[str, str] | None = None) -> GatewayConfig:

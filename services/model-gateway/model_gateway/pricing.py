@@ -17,8 +17,7 @@ def cost_of(pricing: PricingConfig, usage: pb.Usage) -> pb.Cost:
     written = min(usage.cache_write_input_tokens, usage.input_tokens - cached)
     fresh = usage.input_tokens - cached - written
     cached_rate = _rate(pricing.cached_input_per_mtok, pricing.input_per_mtok)
-    # Read through getattr until the config's PricingConfig declares cache_write_per_mtok.
-    write_rate = _rate(getattr(pricing, "cache_write_per_mtok", None), pricing.input_per_mtok)
+    write_rate = _rate(pricing.cache_write_per_mtok, pricing.input_per_mtok)
     input_usd = (fresh * pricing.input_per_mtok + cached * cached_rate + written * write_rate) / 1e6
     output_usd = usage.output_tokens * pricing.output_per_mtok / 1e6
     return pb.Cost(input_usd=input_usd, output_usd=output_usd, total_usd=input_usd + output_usd)

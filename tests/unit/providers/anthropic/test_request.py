@@ -186,6 +186,27 @@ def test_tool_results_come_first_in_a_merged_user_turn() -> None:
     }
 
 
+def test_a_failed_tool_result_is_flagged_as_an_error() -> None:
+    request = canonical_request(
+        {
+            "model": "m",
+            "messages": [
+                {"role": "ROLE_ASSISTANT", "toolCalls": [{"id": "toolu_1", "name": "ls", "arguments": "{}"}]},
+                {
+                    "role": "ROLE_TOOL",
+                    "toolCallId": "toolu_1",
+                    "isError": True,
+                    "content": [{"text": "denied"}],
+                },
+            ],
+        }
+    )
+    turns = translate(request, "claude-x", NO_SETTINGS, stream=False).body["messages"]
+    assert turns[1]["content"] == [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "denied", "is_error": True}
+    ]
+
+
 def test_count_tokens_body_keeps_what_the_endpoint_takes() -> None:
     request = user_request(system="Be brief.", sampling=pb.Sampling(temperature=0.5, stop=["x"]))
     request.tools.add(name="get_weather")

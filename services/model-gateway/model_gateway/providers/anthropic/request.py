@@ -281,15 +281,9 @@ def _tool_result(i: int, message: pb.Message, request: pb.GenerateRequest) -> JS
         block["content"] = content[0]["text"]
     elif content:
         block["content"] = content
-    if _is_error(message):
+    if message.is_error:
         block["is_error"] = True
     return block
-
-
-def _is_error(message: pb.Message) -> bool:
-    # The canonical Message has no error flag yet; read one as soon as the proto grows it.
-    fields = message.DESCRIPTOR.fields_by_name
-    return "is_error" in fields and bool(getattr(message, "is_error"))  # noqa: B009
 
 
 def _answered_call(i: int, message: pb.Message, request: pb.GenerateRequest) -> str:
