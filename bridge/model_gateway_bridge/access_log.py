@@ -14,25 +14,19 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model_gateway_bridge import metrics
 from model_gateway_common.request_ids import request_id_or_new
 
+if TYPE_CHECKING:
+    from model_gateway_bridge.surfaces.registry import SurfaceRegistry
+
 log = logging.getLogger("model_gateway_bridge.access")
 
 _STREAM_TYPES = (b"text/event-stream", b"application/x-ndjson")
-
-
-def surface_of(path: str) -> str:
-    """Which REST dialect a path belongs to (the same split as the error renderers)."""
-    if path.startswith("/v1"):
-        return "openai"
-    if path.startswith("/api/v1"):
-        return "native"
-    return "ollama"
 
 
 def _request_id(headers: list[tuple[bytes, bytes]]) -> tuple[str, bool]:
@@ -44,15 +38,24 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> tuple[str, bool]:
 
 
 class AccessLog:
-    def __init__(self, app: ASGIApp, skip_paths: frozenset[str] = frozenset({"/metrics"})) -> None:
+    """Also where a request's surface is resolved (the first middleware to see the request):
+    stored in its scope, for the error handlers and the gRPC call context too."""
+
+    def __init__(
+        self, app: ASGIApp, surfaces: SurfaceRegistry, skip_paths: frozenset[str] = frozenset({"/metrics"})
+    ) -> None:
         self.app = app
+        self.surfaces = surfaces
         self.skip_paths = skip_paths
+        # Bound once: a stream's start and end touch these on every streamed request.
+        self.streams = {s.name: metrics.STREAMS_IN_FLIGHT.labels(s.name) for s in surfaces}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.skip_paths:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        surface = self.surfaces.of(scope).name  # before the scope is copied below: both carry it
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         request_id, new = _request_id(headers)
         if new:
@@ -60,9 +63,9 @@ class AccessLog:
             headers = [(n, v) for n, v in headers if n != b"x-request-id"]
             headers.append((b"x-request-id", request_id.encode()))
             scope = {**scope, "headers": headers}
-        surface = surface_of(scope["path"])
         seen: dict[str, Any] = {"status": 500, "first_byte": None, "stream": False}
         gateway: dict[bytes, bytes] = {}
+        streams = self.streams[surface]
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -71,7 +74,7 @@ class AccessLog:
                 for name, value in out:
                     if name == b"content-type" and value.startswith(_STREAM_TYPES):
                         seen["stream"] = True
-                        metrics.STREAMS_BY_SURFACE[surface].inc()
+                        streams.inc()
                     elif name in (b"x-gateway-model", b"x-gateway-provider"):
                         gateway[name] = value
                 if not any(name == b"x-request-id" for name, _ in out):
@@ -85,7 +88,7 @@ class AccessLog:
             await self.app(scope, receive, send_wrapper)
         finally:
             if seen["stream"]:
-                metrics.STREAMS_BY_SURFACE[surface].dec()
+                streams.dec()
             self._record(scope, surface, request_id, started, seen, gateway)
 
     @staticmethod

@@ -1,10 +1,10 @@
-"""The bridge application: three surfaces on one FastAPI app, one gRPC channel, /metrics."""
+"""The bridge application: the registered surfaces on one FastAPI app, one gRPC channel, /metrics."""
 
 from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,7 @@ from model_gateway_bridge.config import BridgeConfig
 from model_gateway_bridge.errors import BridgeError
 from model_gateway_bridge.metrics import metrics_endpoint
 from model_gateway_bridge.state import BridgeState
-from model_gateway_bridge.surfaces import native, ollama, openai
+from model_gateway_bridge.surfaces.registry import SURFACES
 from model_gateway_common.addresses import split_host_port
 from model_gateway_common.tracing import shutdown_tracing
 
@@ -31,16 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("model_gateway_bridge")
 
-ErrorRenderer = Callable[[BridgeError], Response]
 
-
-def _renderer_for(path: str) -> ErrorRenderer:
-    """Each surface answers errors in its own dialect, chosen by path."""
-    if path.startswith("/v1"):
-        return openai.error_response
-    if path.startswith("/api/v1"):
-        return native.error_response
-    return ollama.error_response
+def _render(request: Request, err: BridgeError) -> Response:
+    """Each surface answers errors in its own dialect: the request's, resolved once."""
+    return SURFACES.of(request.scope).render_error(err)
 
 
 def create_app(
@@ -63,18 +57,19 @@ def create_app(
         redoc_url=None,
         openapi_url=None,  # the contract is contracts/openapi.yaml
     )
-    app.state.bridge = BridgeState(client, config.server.max_body_bytes, config.server.request_timeout_s)
-    app.include_router(native.router)
-    app.include_router(openai.router)
-    app.include_router(ollama.router)
+    app.state.bridge = BridgeState(
+        client, SURFACES, config.server.max_body_bytes, config.server.request_timeout_s
+    )
+    for surface in SURFACES:
+        app.include_router(surface.router)
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
-    app.add_middleware(AccessLog)
+    app.add_middleware(AccessLog, surfaces=SURFACES)
     if tracer_provider is not None:
         telemetry.instrument_app(app, tracer_provider)
 
     @app.exception_handler(BridgeError)
     async def _bridge_error(request: Request, exc: BridgeError) -> Response:
-        return _renderer_for(request.url.path)(exc)
+        return _render(request, exc)
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:
@@ -84,7 +79,7 @@ def create_app(
             message = f"method {request.method} is not allowed on {request.url.path}"
         else:
             message = str(exc.detail)
-        response = _renderer_for(request.url.path)(BridgeError(exc.status_code, message))
+        response = _render(request, BridgeError(exc.status_code, message))
         response.headers.update(exc.headers or {})  # e.g. Allow on 405
         return response
 
@@ -93,12 +88,12 @@ def create_app(
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         param = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
         message = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
-        return _renderer_for(request.url.path)(BridgeError(400, message, param=param or None))
+        return _render(request, BridgeError(400, message, param=param or None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-        return _renderer_for(request.url.path)(BridgeError(500, "internal error in the bridge"))
+        return _render(request, BridgeError(500, "internal error in the bridge"))
 
     return app
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from grpc import aio
 from starlette.requests import Request
 
-from model_gateway_bridge.access_log import surface_of
 from model_gateway_bridge.errors import BridgeError, from_rpc_error
 from model_gateway_common.route_headers import ROUTE_HEADERS, route_metadata
 from modelgateway.v1 import gateway_pb2 as pb
@@ -59,10 +58,10 @@ class CallContext:
     request_id: str
 
     @classmethod
-    def of(cls, request: Request, default_timeout: float) -> CallContext:
+    def of(cls, request: Request, default_timeout: float, surface: str) -> CallContext:
         headers = request.headers
         request_id = headers.get("x-request-id") or uuid.uuid4().hex
-        metadata = [("x-request-id", request_id), ("x-gateway-surface", surface_of(request.url.path))]
+        metadata = [("x-request-id", request_id), ("x-gateway-surface", surface)]
         metadata.extend((name, headers[name]) for name in FORWARDED_HEADERS if name in headers)
         timeout = default_timeout
         # The OpenAI SDKs announce their own timeout; never wait longer than the caller.
@@ -99,11 +98,24 @@ class OpenStream:
     first: pb.StreamChunk
     rest: AsyncIterator[pb.StreamChunk]  # raises BridgeError if the stream fails later
     headers: dict[str, str]
+    cancel: Callable[[], Any] | None = None  # the gRPC call's cancel (a no-op once it has ended)
 
     async def chunks(self) -> AsyncIterator[pb.StreamChunk]:
         yield self.first
         async for chunk in self.rest:
             yield chunk
+
+    async def aclose(self) -> None:
+        """Ends the gRPC call however far it got: a client that went away cancels the upstream.
+
+        `rest` may not have started (a client gone after the first chunk), and
+        closing an unstarted generator runs none of its code: hence the cancel.
+        """
+        close = getattr(self.rest, "aclose", None)
+        if close is not None:
+            await close()
+        if self.cancel is not None:
+            self.cancel()
 
 
 async def open_stream(client: GatewayClient, message: pb.GenerateRequest, ctx: CallContext) -> OpenStream:
@@ -118,7 +130,7 @@ async def open_stream(client: GatewayClient, message: pb.GenerateRequest, ctx: C
         raise
     if not isinstance(first, pb.StreamChunk):
         raise BridgeError(502, "the gateway ended the stream before the first chunk")
-    return OpenStream(first, _rest(call), route_headers(metadata, ctx.request_id))
+    return OpenStream(first, _rest(call), route_headers(metadata, ctx.request_id), call.cancel)
 
 
 async def _rest(call: Any) -> AsyncIterator[pb.StreamChunk]:

@@ -1,6 +1,6 @@
 """The bridge's Prometheus metrics, served at GET /metrics on the bridge's own port.
 
-Labels are bounded: the surface (three), the route *template* FastAPI
+Labels are bounded: the surface (one per registered front door), the route *template* FastAPI
 matched (`/api/v1/models/{name:path}`, never the path with a model name in
 it; `_unmatched` for a 404), the method (the usual ones, else `_OTHER`) and
 the status code.
@@ -14,7 +14,6 @@ from starlette.responses import Response
 
 from model_gateway_common.buckets import LATENCY_BUCKETS
 
-SURFACES = ("openai", "ollama", "native")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "_unmatched"
 OTHER = "_OTHER"
@@ -36,8 +35,6 @@ STREAMS_IN_FLIGHT = Gauge(
     "Streaming responses (SSE, NDJSON) being sent right now.",
     ("surface",),
 )
-# Bound once: a stream's start and end touch these on every streamed request.
-STREAMS_BY_SURFACE = {surface: STREAMS_IN_FLIGHT.labels(surface) for surface in SURFACES}
 
 
 def method_label(method: str) -> str:
