@@ -33,6 +33,8 @@ def count_request(request: pb.GenerateRequest) -> int:
     if not request.messages:
         return count_text(request.system) + count_text(request.prompt)
     total = 3
+    if request.system:  # kept beside the messages; counted as the system message it becomes
+        total += PER_MESSAGE_OVERHEAD + count_text(request.system)
     for message in request.messages:
         total += PER_MESSAGE_OVERHEAD
         for part in message.content:

@@ -38,18 +38,6 @@ def _new_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
-def _system_first(request: pb.GenerateRequest) -> None:
-    """`system` beside messages becomes the first message, so providers see one shape.
-
-    Transitional: translators that want it folded (OpenAI, Ollama) are taking
-    this over, so `system` can stay its own field for Anthropic and Gemini.
-    """
-    if request.system and request.messages:
-        system = pb.Message(role=pb.ROLE_SYSTEM, content=[pb.ContentPart(text=request.system)])
-        request.messages.insert(0, system)
-        request.system = ""
-
-
 @dataclass(slots=True)
 class Replayed:
     """A stream a stage answered (the cache): described by the answer's own route."""
@@ -146,7 +134,6 @@ class Pipeline:
 
     async def _generate(self, call: Call, request: pb.GenerateRequest) -> pb.GenerateResponse:
         validate_generate(request)
-        _system_first(request)
         response, attempt = await call_unary(
             request.model,
             self._route(call),
@@ -180,7 +167,6 @@ class Pipeline:
                 replay = _as_chunks(call.answer)
                 return Replayed(call.answer.route), self._stamp(call, None, replay[0], _aiter(replay[1:]))
             validate_generate(request)
-            _system_first(request)
             first, rest, attempt = await open_stream(
                 request.model,
                 self._route(call),
@@ -276,9 +262,6 @@ class Pipeline:
         """The first route whose provider can count, else the estimator; never a completion."""
         validate_generate(request)
         routes = self.strategy.order(self.registry.routes(request.model))
-        system_first = pb.GenerateRequest()
-        system_first.CopyFrom(request)
-        _system_first(system_first)
         for number, route in enumerate(routes, start=1):
             left = ctx.deadline.left()
             if left <= 0:
@@ -294,9 +277,7 @@ class Pipeline:
                 route_taken = Attempt(route, number).describe(request.model, self.strategy.name)
                 return pb.CountTokensResponse(input_tokens=counted, route=route_taken)
         route_taken = Attempt(routes[0], 1).describe(request.model, "estimate")
-        return pb.CountTokensResponse(
-            input_tokens=count_request(system_first), estimated=True, route=route_taken
-        )
+        return pb.CountTokensResponse(input_tokens=count_request(request), estimated=True, route=route_taken)
 
     def list_models(self) -> pb.ListModelsResponse:
         return pb.ListModelsResponse(models=[self.registry.describe(m) for m in self.registry.models()])

@@ -138,6 +138,8 @@ def _input_messages(request: pb.GenerateRequest) -> str:
             }
             for m in request.messages
         ]
+        if request.system:
+            messages.insert(0, {"role": "system", "parts": [{"type": "text", "content": request.system}]})
     return orjson.dumps(messages).decode()
 
 

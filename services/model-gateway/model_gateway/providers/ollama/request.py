@@ -28,7 +28,8 @@ def request_body(request: pb.GenerateRequest, model: str, stream: bool) -> tuple
 def chat_body(request: pb.GenerateRequest, model: str, stream: bool) -> JSON:
     """The POST /api/chat body for a canonical request with messages."""
     call_names: dict[str, str] = {}
-    messages: list[JSON] = []
+    # The canonical request keeps `system` apart; Ollama's chat wants it as the first message.
+    messages: list[JSON] = [{"role": "system", "content": request.system}] if request.system else []
     for i, message in enumerate(request.messages):
         messages.append(message_json(message, f"messages[{i}]", call_names))
         for call in message.tool_calls:

@@ -44,10 +44,10 @@ def request_body(request: pb.GenerateRequest, model: str, stream: bool) -> tuple
 
 
 def chat_body(request: pb.GenerateRequest, model: str, stream: bool) -> JSON:
-    body: JSON = {
-        "model": model,
-        "messages": [_message(i, m, request) for i, m in enumerate(request.messages)],
-    }
+    messages = [_message(i, m, request) for i, m in enumerate(request.messages)]
+    if request.system:  # the canonical request keeps it apart; Chat Completions wants a message
+        messages.insert(0, {"role": "system", "content": request.system})
+    body: JSON = {"model": model, "messages": messages}
     if request.tools:
         body["tools"] = [_tool(tool) for tool in request.tools]
     choice = _tool_choice(request.tool_choice)
