@@ -22,21 +22,17 @@ from math import inf
 
 @dataclass(frozen=True, slots=True)
 class Spec:
-    """One bucket a call needs: its store key, its size and speed, and what the call takes."""
+    """One bucket a call needs: its store key, its size and speed, what the call needs and takes."""
 
     key: str
     capacity: float
     rate: float  # units per second
     need: float
+    take: float  # what admission takes: the need, or a whole full bucket when the need is larger
 
     @classmethod
     def per_minute(cls, key: str, limit: int, need: float) -> Spec:
-        return cls(key, float(limit), limit / 60.0, need)
-
-    @property
-    def take(self) -> float:
-        """What admission takes: the need, or a whole full bucket when the need is larger."""
-        return min(self.need, self.capacity)
+        return cls(key, float(limit), limit / 60.0, need, min(need, float(limit)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +76,16 @@ def check(specs: Sequence[Spec], states: Sequence[Level | None], now: float) -> 
 
     Pure: the store writes `Level(level, now)` for each bucket when it reserves.
     """
-    levels = [level_at(state, s.capacity, s.rate, now) for s, state in zip(specs, states, strict=True)]
-    for i, (spec, level) in enumerate(zip(specs, levels, strict=True)):
+    after = []
+    for i, spec in enumerate(specs):
+        level = level_at(states[i], spec.capacity, spec.rate, now)
         if level < spec.take:
-            return Verdict(False, tuple(levels), i, wait_for(level, spec.take, spec.rate))
-    return Verdict(True, tuple(level - spec.take for spec, level in zip(specs, levels, strict=True)))
+            levels = tuple(
+                level_at(state, s.capacity, s.rate, now) for s, state in zip(specs, states, strict=True)
+            )
+            return Verdict(False, levels, i, wait_for(level, spec.take, spec.rate))
+        after.append(level - spec.take)
+    return Verdict(True, tuple(after))
 
 
 def settle(state: Level | None, capacity: float, rate: float, give_back: float, now: float) -> Level:

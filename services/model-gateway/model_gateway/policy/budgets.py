@@ -25,12 +25,10 @@ _SLACK_S = 3600
 @dataclass(frozen=True, slots=True)
 class Window:
     id: str  # "2025-06-01", "2025-06" or "total"
-    ends_in: float | None  # seconds until the next period starts; None: never
+    ends_at: float | None  # unix seconds the next period starts; None: never
 
-    @property
-    def ttl_s(self) -> int | None:
-        """How long the store keeps the period's total (None: for ever)."""
-        return None if self.ends_in is None else int(self.ends_in) + _SLACK_S
+    def ends_in(self, now: float) -> float | None:
+        return None if self.ends_at is None else max(0.0, self.ends_at - now)
 
 
 def window(period: str, now: float) -> Window:
@@ -40,7 +38,7 @@ def window(period: str, now: float) -> Window:
     moment = datetime.fromtimestamp(now, UTC)
     if period == "day":
         start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-        return Window(start.strftime("%Y-%m-%d"), (start + timedelta(days=1)).timestamp() - now)
+        return Window(start.strftime("%Y-%m-%d"), (start + timedelta(days=1)).timestamp())
     if period == "month":
         start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         following = (
@@ -48,8 +46,21 @@ def window(period: str, now: float) -> Window:
             if start.month == 12
             else start.replace(month=start.month + 1)
         )
-        return Window(start.strftime("%Y-%m"), following.timestamp() - now)
+        return Window(start.strftime("%Y-%m"), following.timestamp())
     raise ValueError(f"unknown budget period '{period}' (expected one of {', '.join(PERIODS)})")
+
+
+class Windows:
+    """The current window of each period, worked out again only when it ends: cheap per call."""
+
+    def __init__(self) -> None:
+        self._current: dict[str, Window] = {}
+
+    def at(self, period: str, now: float) -> Window:
+        current = self._current.get(period)
+        if current is None or (current.ends_at is not None and now >= current.ends_at):
+            current = self._current[period] = window(period, now)
+        return current
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +70,12 @@ class Spec:
     key: str  # the store key, period included
     limit: float  # USD
     estimate: float  # USD reserved at admission
-    window: Window
+    ends_in: float | None  # seconds until the period ends (None: never)
+
+    @property
+    def ttl_s(self) -> int | None:
+        """How long the store keeps the period's total (None: for ever)."""
+        return None if self.ends_in is None else int(self.ends_in) + _SLACK_S
 
 
 def admits(used: float, limit: float) -> bool:

@@ -193,7 +193,7 @@ class RedisLimitStore:
         for spec in plan.buckets:
             args += [repr(spec.capacity), repr(spec.rate), repr(spec.take)]
         for budget in plan.budgets:
-            args += [repr(budget.limit), repr(budget.estimate), budget.window.ttl_s or 0]
+            args += [repr(budget.limit), repr(budget.estimate), budget.ttl_s or 0]
         try:
             reply = await self._admit(keys=keys, args=args)
         except (RedisError, OSError) as exc:
@@ -220,7 +220,7 @@ class RedisLimitStore:
         budget_args: list[float | int | str] = []
         for budget, cost in zip(plan.budgets, costs, strict=True):
             keys.append(PREFIX + budget.key)
-            budget_args += [repr(cost - budget.estimate), budget.window.ttl_s or 0]
+            budget_args += [repr(cost - budget.estimate), budget.ttl_s or 0]
         if not keys:
             return
         try:

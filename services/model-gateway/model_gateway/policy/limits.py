@@ -8,7 +8,8 @@ or one Lua script in Redis shared by every instance) checks every bucket
 and budget the call is held to and reserves in all of them or none:
 
 - requests: 1;
-- tokens: the prompt's estimate plus max_tokens (or the model's
+- tokens: the prompt's estimate (a quarter of its size in bytes: cheap,
+  and settled to the real usage anyway) plus max_tokens (or the model's
   max_output_tokens, or `limits.default_max_tokens`);
 - budgets: that estimate priced at the model's (or its dearest fallback's)
   rates.
@@ -48,7 +49,6 @@ from model_gateway.policy.limit_store import (
 )
 from model_gateway.policy.signals import NO_METRICS, PolicyMetrics, Scope
 from model_gateway.pricing import cost_of
-from model_gateway.tokens import count_request, count_text
 from model_gateway_common.route_headers import duration, rate_limit_metadata
 from modelgateway.v1 import gateway_pb2 as pb
 
@@ -56,6 +56,7 @@ log = logging.getLogger("model_gateway.limits")
 
 Unit = Literal["requests", "tokens"]
 WARN_EVERY_S = 10.0  # a failing store is logged at most this often
+_WALK_OVER = 64 * 1024  # larger requests are walked part by part (images are not text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,7 @@ class Limit(PassStage):
                     "limits.models: '%s' is not a configured model name; its limits never apply", name
                 )
         self.prices = _prices(config)
+        self.windows = budgets.Windows()
         self._held: dict[int, _Held] = {}
         self._warned = 0.0
 
@@ -171,9 +173,10 @@ class Limit(PassStage):
 
         def budget(owner: _Owner, limits: Limits) -> None:
             if limits.budget_usd is not None:
-                window = budgets.window(limits.budget_period, self.wall())
+                now = self.wall()
+                window = self.windows.at(limits.budget_period, now)
                 key = f"{owner.scope}:{owner.name}:usd:{limits.budget_period}:{window.id}"
-                spends.append(budgets.Spec(key, limits.budget_usd, estimated()[1], window))
+                spends.append(budgets.Spec(key, limits.budget_usd, estimated()[1], window.ends_in(now)))
                 spenders.append((owner, limits.budget_period))
 
         if _limited(key):
@@ -215,9 +218,9 @@ class Limit(PassStage):
         price = self.prices.get(call.model_label, _FREE)
         request = call.request
         if isinstance(request, pb.EmbedRequest):
-            prompt, output = sum(count_text(text) for text in request.input), 0
+            prompt, output = _bytes_to_tokens(request.ByteSize()), 0
         else:
-            prompt = count_request(request)
+            prompt = prompt_estimate(request)
             output = self.default_max_tokens
             if request.sampling.HasField("max_tokens"):
                 output = request.sampling.max_tokens
@@ -253,13 +256,13 @@ class Limit(PassStage):
         owner, period = spenders[index - len(plan.buckets)]
         self.metrics.refused(owner.scope, "budget")
         per = "in total" if period == "total" else f"per {period}"
-        resets = "" if spent.window.ends_in is None else f"; it resets in {duration(spent.window.ends_in)}"
+        resets = "" if spent.ends_in is None else f"; it resets in {duration(spent.ends_in)}"
         return GatewayError(
             grpc.StatusCode.RESOURCE_EXHAUSTED,
             Reason.BUDGET_EXCEEDED,
             f"budget exceeded for {owner}: ${admission.used:.4f} of its ${spent.limit:g} {per} "
             f"is spent{resets}",
-            retry_after=spent.window.ends_in,
+            retry_after=spent.ends_in,
             metadata={"scope": owner.scope, "limit": "budget", "period": period, **metadata},
         )
 
@@ -288,6 +291,40 @@ class Limit(PassStage):
             self._warned = now
             action = "refusing calls" if self.closed else "admitting calls unchecked"
             log.warning("limit store unreachable (%s: %s): %s (limits.on_store_error)", step, exc, action)
+
+
+def _bytes_to_tokens(size: int) -> int:
+    return (size + 3) // 4
+
+
+def prompt_estimate(request: pb.GenerateRequest) -> int:
+    """The prompt's tokens as admission guesses them: a quarter of its serialized size.
+
+    The reservation is settled to the real usage when the call ends, so this
+    needs to be cheap (one C call) rather than exact: about 4 bytes a token
+    for English and code, more tokens than that for other scripts. Requests
+    over 64 KiB are walked instead, so that inline image bytes count as an
+    image (85 tokens, as OpenAI bills a low-detail one) and not as text.
+    """
+    size = request.ByteSize()
+    if size <= _WALK_OVER:
+        return _bytes_to_tokens(size)
+    return count_request_bytes(request)
+
+
+def count_request_bytes(request: pb.GenerateRequest) -> int:
+    size = len(request.system.encode()) + len(request.prompt.encode())
+    images = 0
+    for message in request.messages:
+        for part in message.content:
+            if part.HasField("image"):
+                images += 1
+            else:
+                size += part.ByteSize()
+        for tool_call in message.tool_calls:
+            size += tool_call.ByteSize()
+    size += sum(tool.ByteSize() for tool in request.tools)
+    return _bytes_to_tokens(size) + 85 * images + 4 * len(request.messages)
 
 
 def _spent(call: Call) -> tuple[int, float]:

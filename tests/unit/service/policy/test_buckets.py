@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from model_gateway.policy import budgets, buckets
+from model_gateway.policy import buckets, budgets
 from model_gateway.policy.limit_store import MemoryLimitStore, Plan
 
 
@@ -86,8 +86,18 @@ def test_budget_periods_are_utc_calendar_periods(
     period: str, at: datetime, window_id: str, ends_in: float | None
 ) -> None:
     window = budgets.window(period, at.timestamp())
-    assert (window.id, window.ends_in) == (window_id, ends_in)
-    assert window.ttl_s is None if ends_in is None else window.ttl_s == int(ends_in) + 3600
+    assert (window.id, window.ends_in(at.timestamp())) == (window_id, ends_in)
+    spec = budgets.Spec("k", 1.0, 0.1, window.ends_in(at.timestamp()))
+    assert spec.ttl_s is None if ends_in is None else spec.ttl_s == int(ends_in) + 3600
+
+
+def test_windows_are_worked_out_again_only_when_they_end() -> None:
+    windows = budgets.Windows()
+    end_of_day = datetime(2025, 6, 2, tzinfo=UTC).timestamp()
+    first = windows.at("day", end_of_day - 10)
+    assert windows.at("day", end_of_day - 1) is first
+    assert windows.at("day", end_of_day).id == "2025-06-02"
+    assert windows.at("total", 0) is windows.at("total", 1e12)
 
 
 def test_a_budget_admits_while_anything_is_left_and_settles_estimate_for_cost() -> None:
@@ -100,8 +110,7 @@ def test_a_budget_admits_while_anything_is_left_and_settles_estimate_for_cost() 
 
 async def test_concurrent_reservations_overrun_a_budget_by_at_most_one_estimate() -> None:
     store = MemoryLimitStore(Clock())
-    window = budgets.window("total", 0)
-    plan = Plan([], [budgets.Spec("b", limit=1.0, estimate=0.3, window=window)])
+    plan = Plan([], [budgets.Spec("b", limit=1.0, estimate=0.3, ends_in=None)])
     admitted = [await store.admit(plan) for _ in range(10)]
     assert sum(a.admitted for a in admitted) == 4  # 0, 0.3, 0.6, 0.9 are below 1.0
     assert store.used["b"] == pytest.approx(1.2) and store.used["b"] <= 1.0 + 0.3

@@ -20,7 +20,7 @@ from model_gateway.policy.cache_store import Entry, MemoryCache
 from model_gateway.policy.price import Price
 from model_gateway.providers.base import NO_SETTINGS, ModelSettings
 from modelgateway.v1 import gateway_pb2 as pb
-from tests.fakes.scripted import ScriptedProvider, unavailable
+from tests.fakes.scripted import ScriptedProvider, bad_request
 from tests.unit.service.policy.support import CALL_COST, Metrics, build, chat, config, ctx
 
 
@@ -57,7 +57,10 @@ async def test_a_repeated_deterministic_request_is_answered_from_the_cache() -> 
         (chat(tools=[pb.Tool(name="f")]), False),
         (chat(response_format=pb.ResponseFormat(type=pb.ResponseFormat.TYPE_JSON_OBJECT)), False),
         (chat(tool_choice=pb.ToolChoice(mode=pb.ToolChoice.MODE_REQUIRED)), False),
-        (chat(provider_options=struct_pb2.Struct(fields={"num_ctx": struct_pb2.Value(number_value=8)})), False),
+        (
+            chat(provider_options=struct_pb2.Struct(fields={"num_ctx": struct_pb2.Value(number_value=8)})),
+            False,
+        ),
         (chat(system="be brief"), False),
     ],
 )
@@ -108,14 +111,14 @@ async def test_no_cache_skips_the_lookup_but_stores_and_no_store_does_neither() 
 
 
 async def test_the_bypass_header_is_no_store() -> None:
-    gateway, provider, _ = build(cache())
+    gateway, _, _ = build(cache())
     bypass = ctx(metadata=[("x-gateway-cache", "bypass")])
     await gateway.generate(chat(), bypass)
     assert (await gateway.generate(chat(), ctx())).route.cache == "miss"
 
 
 async def test_per_key_keeps_answers_apart() -> None:
-    gateway, provider, _ = build(cache(per_key=True))
+    gateway, _, _ = build(cache(per_key=True))
     await gateway.generate(chat(), ctx("a", Limits()))
     assert (await gateway.generate(chat(), ctx("b", Limits()))).route.cache == "miss"
     assert (await gateway.generate(chat(), ctx("a", Limits()))).route.cache == "hit"
@@ -152,7 +155,7 @@ async def test_a_streamed_answer_is_kept_and_answers_both_streams_and_unary_call
 
 async def test_failures_are_never_cached() -> None:
     gateway, provider, _ = build(cache())
-    provider.script = {"m": [unavailable()]}
+    provider.script = {"m": [bad_request()]}
     with pytest.raises(GatewayError):
         await gateway.generate(chat(), ctx())
     assert (await gateway.generate(chat(), ctx())).route.cache == "miss"
@@ -209,9 +212,13 @@ def test_assembling_a_stream_keeps_text_reasoning_and_tool_calls() -> None:
         pb.StreamChunk(delta=pb.Delta(reasoning="more", reasoning_signature="sig")),
         pb.StreamChunk(delta=pb.Delta(text="Hel")),
         pb.StreamChunk(delta=pb.Delta(text="lo")),
-        pb.StreamChunk(delta=pb.Delta(tool_calls=[pb.ToolCallDelta(index=0, id="c1", name="f", arguments='{"a"')])),
+        pb.StreamChunk(
+            delta=pb.Delta(tool_calls=[pb.ToolCallDelta(index=0, id="c1", name="f", arguments='{"a"')])
+        ),
         pb.StreamChunk(delta=pb.Delta(tool_calls=[pb.ToolCallDelta(index=0, arguments=": 1}")])),
-        pb.StreamChunk(final=pb.FinalChunk(finish_reason=pb.FINISH_REASON_TOOL_CALLS, usage=pb.Usage(output_tokens=4))),
+        pb.StreamChunk(
+            final=pb.FinalChunk(finish_reason=pb.FINISH_REASON_TOOL_CALLS, usage=pb.Usage(output_tokens=4))
+        ),
     ]
     answer = assemble(chunks)
     assert answer is not None

@@ -9,10 +9,9 @@ from model_gateway.core.context import Limits
 from model_gateway.errors import GatewayError, Reason
 from model_gateway.policy.cache import ResponseCache
 from model_gateway.policy.limit_store import Admission, MemoryLimitStore, Plan, StoreUnavailable
-from model_gateway.policy.limits import Limit
-from model_gateway.tokens import count_request
+from model_gateway.policy.limits import Limit, prompt_estimate
 from modelgateway.v1 import gateway_pb2 as pb
-from tests.fakes.scripted import CUT, unavailable
+from tests.fakes.scripted import CUT, bad_request
 from tests.unit.service.policy.support import (
     CALL_COST,
     CALL_TOKENS,
@@ -88,7 +87,7 @@ async def test_tokens_are_reserved_from_the_estimate_and_settled_to_the_real_usa
     store = frozen()
     gateway, _, _ = build(limit(store))
     request = chat(max_tokens=100)
-    reserved = count_request(request) + 100
+    reserved = prompt_estimate(request) + 100
     response = await gateway.generate(request, ctx("k", Limits(tpm=1000)))
     assert response.rate_limits.limit_tokens == 1000
     assert response.rate_limits.remaining_tokens == 1000 - reserved  # as admitted
@@ -99,7 +98,7 @@ async def test_tokens_are_reserved_from_the_estimate_and_settled_to_the_real_usa
 async def test_streams_settle_exactly_and_failed_calls_give_everything_back(how: str) -> None:
     store = frozen()
     gateway, provider, _ = build(limit(store))
-    provider.script = {"m": [CUT] if how == "cut" else [unavailable()] if how == "failed before" else []}
+    provider.script = {"m": [CUT] if how == "cut" else [bad_request()] if how == "failed before" else []}
     caller = ctx("k", Limits(tpm=1000, budget_usd=100))
     if how == "failed before":
         with pytest.raises(GatewayError):
@@ -146,10 +145,10 @@ async def test_a_budget_estimate_prices_the_prompt_and_max_tokens_at_the_dearest
     stage = limit(store)
     request = chat(max_tokens=7)
     [call_estimate] = [stage._estimate(type("C", (), {"model_label": "priced", "request": request})())]  # type: ignore[arg-type]
-    prompt = count_request(request)
+    prompt = prompt_estimate(request)
     assert call_estimate == (prompt + 7, prompt * 1.0 + 7 * 2.0)
     default = stage._estimate(type("C", (), {"model_label": "priced", "request": chat()})())  # type: ignore[arg-type]
-    assert default[0] == count_request(chat()) + CONFIG.limits.default_max_tokens
+    assert default[0] == prompt_estimate(chat()) + CONFIG.limits.default_max_tokens
 
 
 async def test_a_cache_hit_costs_no_tokens_and_no_budget() -> None:
@@ -208,3 +207,12 @@ async def test_embeddings_count_against_requests_and_tokens() -> None:
     assert store.levels["key:k:tpm"].level == 1000  # refunded
     with pytest.raises(GatewayError, match="rate limit"):
         await gateway.embed(request, ctx("k", caller))
+
+
+def test_the_prompt_estimate_is_a_quarter_of_the_size_and_images_count_as_images() -> None:
+    small = chat(text="x" * 400)
+    assert prompt_estimate(small) == (small.ByteSize() + 3) // 4
+    image = pb.ContentPart(image=pb.ImagePart(data=b"\xff" * 200_000, mime_type="image/png"))
+    big = chat(text="look")
+    big.messages[0].content.append(image)
+    assert 85 < prompt_estimate(big) < 120  # the image's bytes are not text

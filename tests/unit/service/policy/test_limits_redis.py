@@ -1,4 +1,4 @@
-"""The limit store on a real redis-server: one atomic Lua step, shared by every client, and a Redis that is down."""
+"""The limit store on a real redis-server: one atomic Lua step shared by all clients; a Redis that is down."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from model_gateway.core.context import Limits
 from model_gateway.errors import GatewayError
-from model_gateway.policy import budgets, buckets
+from model_gateway.policy import buckets, budgets
 from model_gateway.policy.limit_store import PREFIX, MemoryLimitStore, Plan, RedisLimitStore, StoreUnavailable
 from model_gateway.policy.limits import Limit
 from model_gateway.storage.redis import connect_redis
@@ -52,7 +52,9 @@ async def test_buckets_and_budgets_are_all_or_nothing_in_redis_too(clients: list
     plan = Plan([buckets.Spec.per_minute(wide, 10, 1), buckets.Spec.per_minute(narrow, 1, 1)], [])
     assert (await store.admit(plan)).admitted
     refused = await store.admit(plan)
-    assert not refused.admitted and refused.refused_by == 1 and refused.retry_after == pytest.approx(60, abs=0.5)
+    assert (
+        not refused.admitted and refused.refused_by == 1 and refused.retry_after == pytest.approx(60, abs=0.5)
+    )
     level = float(await clients[0].hget(PREFIX + wide, "l") or 0)
     assert level == pytest.approx(9, abs=0.01)  # the refused call took nothing from `wide`
 
@@ -61,8 +63,7 @@ async def test_settling_in_redis_matches_the_memory_arithmetic(clients: list[Red
     redis_store, memory = RedisLimitStore(clients[0]), MemoryLimitStore(clock=lambda: 0.0)
     key = unique("tpm")
     spec = buckets.Spec.per_minute(key, 6000, 500)  # 100 tokens a second
-    window = budgets.window("total", 0)
-    budget = budgets.Spec(unique("usd"), 5.0, 0.5, window)
+    budget = budgets.Spec(unique("usd"), 5.0, 0.5, None)
     plan = Plan([spec], [budget])
     for store in (redis_store, memory):
         admission = await store.admit(plan)
@@ -77,9 +78,10 @@ async def test_settling_in_redis_matches_the_memory_arithmetic(clients: list[Red
 
 async def test_a_budget_under_concurrency_is_overrun_by_at_most_one_estimate(clients: list[Redis]) -> None:
     stores = [RedisLimitStore(client) for client in clients]
-    window = budgets.window("day", time.time())
     estimate, limit = 0.07, 1.0
-    budget = budgets.Spec(unique("usd"), limit, estimate, window)
+    budget = budgets.Spec(
+        unique("usd"), limit, estimate, budgets.window("day", time.time()).ends_in(time.time())
+    )
     plan = Plan([], [budget])
 
     async def one_call(store: RedisLimitStore) -> bool:
