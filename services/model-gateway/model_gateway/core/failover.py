@@ -1,16 +1,33 @@
-"""Calling a model with failover: each route in order until one answers.
+"""Calling a model with failover, retries and circuit breakers.
 
-A route is abandoned only before it produced anything: for streams, before
-the first chunk. The deadline bounds the whole loop; each attempt gets what
-is left of it, and is observed by the call's AttemptObserver (in production
-a GenAI span and metrics, obs/genai.py).
+The routes come in the order routing chose. They are tried in groups, one
+group per configured model (the requested one, then each fallback):
+
+1. each route of the group once, in order; a route whose breaker is open is
+   skipped at once (no time spent on it), a half-open one may take the probe;
+2. then, if nothing answered, the group's routes that failed in a retryable
+   way (routing/retry.py) are tried again, up to the model's `retries`
+   each, after an exponential backoff with full jitter that honours the
+   upstream's Retry-After; a wait longer than `backoff.max_s`, or than what
+   is left of the deadline, is not taken (never sleeping past it);
+3. then the next group.
+
+So a rate-limited or broken deployment hands the call to its siblings at
+once, and is only waited for when nothing else is left. A route is
+abandoned only before it produced anything: for streams, before the first
+chunk. Every try (retries included) is an attempt: observed by the call's
+AttemptObserver (a GenAI span and metrics, obs/genai.py), counted in the
+route's `attempts`, and reported to the deployment's breaker.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import grpc
 
@@ -18,18 +35,36 @@ from model_gateway.core.observers import AttemptObserver, CallObserver
 from model_gateway.deadline import Deadline
 from model_gateway.errors import GatewayError, Reason
 from model_gateway.providers import Provider
+from model_gateway.routing.breaker import BreakerView
+from model_gateway.routing.events import QUIET_EVENTS, RoutingEvents
 from model_gateway.routing.registry import Route
+from model_gateway.routing.retry import Verdict, retryable, verdict
 from modelgateway.v1 import gateway_pb2 as pb
 
 T = TypeVar("T", pb.GenerateResponse, pb.EmbedResponse)
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Resilience:
+    """What failover takes from outside besides the routes: time, chance and who to tell."""
+
+    clock: Callable[[], float] = time.monotonic  # for backoff timing (breakers keep their own clock)
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    rng: random.Random = field(default_factory=random.Random)
+    events: RoutingEvents = QUIET_EVENTS
+
+
+DEFAULT_RESILIENCE = Resilience()
 
 
 @dataclass(slots=True)
 class Attempt:
     route: Route
-    number: int  # 1-based
+    number: int  # 1-based, retries included
+    decision: str = ""  # the strategy or rule that chose the route (set by the pipeline)
 
-    def describe(self, requested: str, decision: str = "") -> pb.Route:
+    def describe(self, requested: str, decision: str | None = None) -> pb.Route:
         return pb.Route(
             requested_model=requested,
             served_model=self.route.model.name,
@@ -38,36 +73,231 @@ class Attempt:
             upstream_model=self.route.deployment.model,
             attempts=self.number,
             fallback_used=self.route.fallback,
-            decision=decision,
+            decision=self.decision if decision is None else decision,
         )
 
 
-def _give_up(model: str, failures: list[tuple[Attempt, GatewayError]], deadline: Deadline) -> GatewayError:
-    if deadline.left() <= 0:
-        last = failures[-1][1] if failures else None
-        why = f": last failure: {last.message}" if last else ""
+@dataclass(slots=True)
+class _Retry:
+    route: Route
+    tries: int  # tries so far
+    ready: float  # resilience clock time it may go
+    error: GatewayError  # why it is tried again
+
+
+class _Failover(Generic[R]):
+    """One call's walk over its routes."""
+
+    __slots__ = (
+        "attempt",
+        "deadline",
+        "model",
+        "number",
+        "observe",
+        "providers",
+        "res",
+        "skipped",
+        "stream",
+        "tried",
+    )
+
+    def __init__(
+        self,
+        model: str,
+        providers: dict[str, Provider],
+        deadline: Deadline,
+        attempt: Callable[[Provider, Route, float, AttemptObserver], Awaitable[R]],
+        observe: CallObserver,
+        res: Resilience,
+        stream: bool,
+    ) -> None:
+        self.model, self.providers, self.deadline = model, providers, deadline
+        self.attempt, self.observe, self.res, self.stream = attempt, observe, res, stream
+        self.number = 0
+        self.tried: list[tuple[Attempt, GatewayError]] = []
+        self.skipped: list[Route] = []
+
+    async def run(self, routes: list[Route]) -> tuple[R, Attempt]:
+        retries: list[_Retry] | None = None
+        last = len(routes) - 1
+        for index, route in enumerate(routes):
+            if retries and route.model is not routes[index - 1].model:
+                won = await self._retry(retries)  # the group is done: its retries before the next group
+                if won is not None:
+                    return won
+                retries = None
+            outcome = await self._try(route, 1, more=index < last)
+            if isinstance(outcome, _Retry):
+                retries = retries or []
+                retries.append(outcome)
+            elif outcome is not None:
+                return outcome
+        if retries:
+            won = await self._retry(retries)
+            if won is not None:
+                return won
+        raise self._give_up()
+
+    async def _retry(self, queue: list[_Retry]) -> tuple[R, Attempt] | None:
+        while queue:
+            later: list[_Retry] = []
+            for entry in queue:
+                wait = entry.ready - self.res.clock()
+                if wait > 0:
+                    if wait >= self.deadline.left():
+                        continue  # never sleep past the deadline
+                    await self.res.sleep(wait)
+                self.res.events.retried(entry.route, entry.error)
+                outcome = await self._try(entry.route, entry.tries + 1, more=True)
+                if isinstance(outcome, _Retry):
+                    later.append(outcome)
+                elif outcome is not None:
+                    return outcome
+            queue = later
+        return None
+
+    async def _try(self, route: Route, tries: int, more: bool) -> tuple[R, Attempt] | _Retry | None:
+        """One try: the answer, a retry to schedule, or None (failed over, or skipped)."""
+        left = self.deadline.left()
+        if left <= 0:  # out of time: say so, naming what failed on the way
+            raise self._give_up()
+        breaker = route.breaker
+        ticket = 0
+        if breaker is not None and not breaker.closed:
+            admitted = await breaker.admit(left)
+            if admitted is None:
+                self.skipped.append(route)
+                self.res.events.skipped(route)
+                return None
+            ticket = admitted
+        self.number += 1
+        attempt = Attempt(route, self.number)
+        provider = self.providers[route.deployment.provider]
+        observed = self.observe.attempt(provider, route, self.number)
+        stats = route.stats
+        if stats is not None:
+            stats.started()
+        started = self.res.clock()
+        try:
+            with observed.active():
+                result = await self.attempt(provider, route, left, observed)
+        except GatewayError as error:
+            if stats is not None:
+                stats.ended()
+            return self._failed(route, tries, attempt, observed, error, ticket, more)
+        except BaseException as exc:  # cancelled, or a bug: the attempt's span still ends
+            if stats is not None:
+                stats.ended()
+            if breaker is not None:
+                breaker.released(ticket)
+            observed.failed(exc)
+            raise
+        if stats is not None:
+            stats.answered(self.res.clock() - started, self.stream)
+            if not self.stream:
+                stats.ended()  # a stream's ends with the stream (_observed)
+        if breaker is not None:
+            breaker.succeeded(ticket)
+        return result, attempt
+
+    def _failed(
+        self,
+        route: Route,
+        tries: int,
+        attempt: Attempt,
+        observed: AttemptObserver,
+        error: GatewayError,
+        ticket: int,
+        more: bool,
+    ) -> _Retry | None:
+        provider = self.providers[route.deployment.provider]
+        breaker = route.breaker
+        if breaker is not None:
+            said = verdict(error, provider.kind, self.deadline.left())
+            if said is Verdict.FAILURE:
+                breaker.failed(ticket, error.message)
+            elif said is Verdict.ALIVE:
+                breaker.succeeded(ticket)
+            else:
+                breaker.released(ticket)
+        self.tried.append((attempt, error))
+        if not error.failover:
+            observed.failed(error)
+            raise error
+        retry: _Retry | None = None
+        policy = route.policy
+        if tries <= policy.retries and retryable(error) and (breaker is None or breaker.closed):
+            delay = policy.delay(tries, error.retry_after, self.res.rng)
+            if delay is not None and delay < self.deadline.left():
+                retry = _Retry(route, tries, self.res.clock() + delay, error)
+        observed.failed(error, moving_on=retry is not None or more)
+        return retry
+
+    def _give_up(self) -> GatewayError:
+        model, tried, deadline = self.model, self.tried, self.deadline
+        if deadline.left() <= 0:
+            last = tried[-1][1] if tried else None
+            why = f": last failure: {last.message}" if last else ""
+            return GatewayError(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                Reason.DEADLINE_EXCEEDED,
+                f"deadline exceeded calling '{model}'{why}",
+            )
+        # Each route's last failure, in the order first tried; then the routes skipped as open.
+        last_of: dict[str, GatewayError] = {}
+        for attempt, error in tried:
+            last_of[attempt.route.label] = error
+        skipped = [r for r in dict.fromkeys(self.skipped) if r.label not in last_of]
+        if not skipped and len(last_of) == 1:
+            return next(iter(last_of.values()))
+        if not last_of:
+            if skipped:
+                return _circuit_open(model, skipped)
+            return GatewayError(
+                grpc.StatusCode.UNAVAILABLE, Reason.ALL_ROUTES_FAILED, f"'{model}' has no route to try"
+            )
+        waits = [e.retry_after for e in last_of.values() if e.retry_after is not None]
+        parts = [f"{label}: {e.message}" for label, e in last_of.items()]
+        parts += [f"{r.label}: circuit open{_retry_in(r)}" for r in skipped]
+        listed = "; ".join(parts)
+        if not skipped and {e.code for e in last_of.values()} == {grpc.StatusCode.RESOURCE_EXHAUSTED}:
+            return GatewayError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                Reason.RATE_LIMITED,
+                f"every route of '{model}' is rate limited ({listed})",
+                retry_after=min(waits) if waits else None,
+            )
         return GatewayError(
-            grpc.StatusCode.DEADLINE_EXCEEDED,
-            Reason.DEADLINE_EXCEEDED,
-            f"deadline exceeded calling '{model}'{why}",
+            grpc.StatusCode.UNAVAILABLE,
+            Reason.ALL_ROUTES_FAILED,
+            f"all {len(last_of) + len(skipped)} routes of '{model}' failed: {listed}",
+            metadata={"attempts": str(self.number)},
         )
-    if len(failures) == 1:
-        return failures[0][1]
-    codes = {error.code for _, error in failures}
-    tried = "; ".join(f"{a.route.label}: {e.message}" for a, e in failures)
-    if codes == {grpc.StatusCode.RESOURCE_EXHAUSTED}:
-        waits = [e.retry_after for _, e in failures if e.retry_after is not None]
-        return GatewayError(
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            Reason.RATE_LIMITED,
-            f"every route of '{model}' is rate limited ({tried})",
-            retry_after=min(waits) if waits else None,
-        )
+
+
+def _retry_in(route: Route) -> str:
+    return _when(route.breaker.view()) if route.breaker is not None else ""
+
+
+def _when(view: BreakerView) -> str:
+    return f" (retry in {view.retry_in_s:.0f} s)" if view.retry_in_s > 0 else " (probing)"
+
+
+def _circuit_open(model: str, routes: list[Route]) -> GatewayError:
+    """Every route skipped: fail at once, saying why each is open and when one will be tried again."""
+    views = [r.breaker.view() for r in routes if r.breaker is not None]
+    waits = [v.retry_in_s for v in views if v.retry_in_s > 0]
+    listed = "; ".join(
+        f"{v.deployment}: circuit open{_when(v)}{f'; last failure: {v.last_error}' if v.last_error else ''}"
+        for v in views
+    )
+    single = len(routes) == 1
     return GatewayError(
         grpc.StatusCode.UNAVAILABLE,
-        Reason.ALL_ROUTES_FAILED,
-        f"all {len(failures)} routes of '{model}' failed: {tried}",
-        metadata={"attempts": str(len(failures))},
+        Reason.UPSTREAM_UNAVAILABLE if single else Reason.ALL_ROUTES_FAILED,
+        f"{'the route' if single else f'every route ({len(routes)})'} of '{model}' is skipped: {listed}",
+        retry_after=min(waits) if waits else None,
+        metadata={"circuit": "open", "attempts": "0"},
     )
 
 
@@ -78,30 +308,14 @@ async def call_unary(
     deadline: Deadline,
     call: Callable[[Provider, Route, float], Awaitable[T]],
     observe: CallObserver,
+    resilience: Resilience = DEFAULT_RESILIENCE,
 ) -> tuple[T, Attempt]:
-    failures: list[tuple[Attempt, GatewayError]] = []
-    for number, route in enumerate(routes, start=1):
-        attempt = Attempt(route, number)
-        left = deadline.left()
-        if left <= 0:  # out of time: say so, naming what failed on the way
-            raise _give_up(model, failures, deadline)
-        provider = providers[route.deployment.provider]
-        observed = observe.attempt(provider, route, number)
-        try:
-            with observed.active():
-                result = await call(provider, route, left)
-        except GatewayError as error:
-            observed.failed(error, moving_on=error.failover and number < len(routes))
-            failures.append((attempt, error))
-            if not error.failover:
-                raise
-            continue
-        except BaseException as exc:  # cancelled, or a bug: the attempt's span still ends
-            observed.failed(exc)
-            raise
+    async def attempt(provider: Provider, route: Route, left: float, observed: AttemptObserver) -> T:
+        result = await call(provider, route, left)
         observed.succeeded(result)
-        return result, attempt
-    raise _give_up(model, failures, deadline)
+        return result
+
+    return await _Failover(model, providers, deadline, attempt, observe, resilience, stream=False).run(routes)
 
 
 async def open_stream(
@@ -111,55 +325,57 @@ async def open_stream(
     deadline: Deadline,
     call: Callable[[Provider, Route, float], AsyncIterator[pb.StreamChunk]],
     observe: CallObserver,
+    resilience: Resilience = DEFAULT_RESILIENCE,
 ) -> tuple[pb.StreamChunk, AsyncIterator[pb.StreamChunk], Attempt]:
     """The first chunk of the first route that produces one, and the rest of that stream."""
-    failures: list[tuple[Attempt, GatewayError]] = []
-    for number, route in enumerate(routes, start=1):
-        attempt = Attempt(route, number)
-        left = deadline.left()
-        if left <= 0:  # out of time: say so, naming what failed on the way
-            raise _give_up(model, failures, deadline)
-        provider = providers[route.deployment.provider]
-        observed = observe.attempt(provider, route, number)
+
+    async def attempt(
+        provider: Provider, route: Route, left: float, observed: AttemptObserver
+    ) -> tuple[pb.StreamChunk, AsyncIterator[pb.StreamChunk], AttemptObserver]:
         chunks = call(provider, route, left)
         try:
-            with observed.active():
-                first = await anext(chunks)
+            first = await anext(chunks)
         except StopAsyncIteration:
-            error = GatewayError(
+            raise GatewayError(
                 grpc.StatusCode.UNAVAILABLE,
                 Reason.UPSTREAM_ERROR,
                 f"{route.label} ended the stream without a single chunk",
-            )
-        except GatewayError as exc:
-            error = exc
-        except BaseException as exc:
-            observed.failed(exc)
-            raise
-        else:
-            observed.chunk(first)
-            return first, _observed(chunks, observed), attempt
-        observed.failed(error, moving_on=error.failover and number < len(routes))
-        failures.append((attempt, error))
-        if not error.failover:
-            raise error
-    raise _give_up(model, failures, deadline)
+            ) from None
+        observed.chunk(first)
+        return first, chunks, observed
+
+    failover = _Failover(model, providers, deadline, attempt, observe, resilience, stream=True)
+    (first, chunks, observed), won = await failover.run(routes)
+    return first, _observed(chunks, observed, won.route, failover.providers), won
 
 
 async def _observed(
-    chunks: AsyncIterator[pb.StreamChunk], observed: AttemptObserver
+    chunks: AsyncIterator[pb.StreamChunk],
+    observed: AttemptObserver,
+    route: Route,
+    providers: dict[str, Provider],
 ) -> AsyncIterator[pb.StreamChunk]:
     """The rest of the stream, timed chunk by chunk; its end (or its failure) ends the attempt."""
     try:
         async for chunk in chunks:
             observed.chunk(chunk)
             yield chunk
-    except BaseException as exc:  # a cut stream, or a client that went away (GeneratorExit)
+    except GatewayError as exc:  # cut mid-answer: the deployment's breaker hears of it
+        observed.stream_ended(exc)
+        if (
+            route.breaker is not None
+            and verdict(exc, providers[route.deployment.provider].kind, 1.0) is Verdict.FAILURE
+        ):
+            route.breaker.failed(0, exc.message)
+        raise
+    except BaseException as exc:  # a client that went away (GeneratorExit), or a bug
         observed.stream_ended(exc)
         raise
     else:
         observed.stream_ended(StopAsyncIteration("the stream ended without a final chunk"))
     finally:
+        if route.stats is not None:
+            route.stats.ended()
         close = getattr(chunks, "aclose", None)
         if close is not None:
             await close()

@@ -16,22 +16,38 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
+
 from model_gateway import __version__
 from model_gateway.config import GatewayConfig
 from model_gateway.core.call import UNKNOWN, Call
 from model_gateway.core.context import RequestContext
-from model_gateway.core.failover import Attempt, call_unary, open_stream
+from model_gateway.core.failover import Attempt, Resilience, call_unary, open_stream
 from model_gateway.core.observers import NullObservers, Observers
 from model_gateway.core.stages import Stage, StageList
 from model_gateway.core.validation import validate_embed, validate_generate
 from model_gateway.errors import GatewayError
 from model_gateway.providers import Provider
-from model_gateway.routing.registry import Registry, Route
-from model_gateway.routing.strategy import Ordered, RoutingStrategy
+from model_gateway.routing.breaker import Breakers, BreakerView
+from model_gateway.routing.breaker_redis import SharedBreakers
+from model_gateway.routing.registry import Registry, Route, circuit_of
+from model_gateway.routing.router import Router
+from model_gateway.routing.strategy import RoutingStrategy
 from model_gateway.tokens import count_request
 from modelgateway.v1 import gateway_pb2 as pb
 
 HEALTH_PROBE_TIMEOUT_S = 3.0
+
+
+def _deployment_health(view: BreakerView) -> pb.DeploymentHealth:
+    state, retry_in = circuit_of(view)
+    return pb.DeploymentHealth(
+        deployment=view.deployment,
+        circuit=state,
+        retry_in_s=retry_in,
+        consecutive_failures=view.failures,
+        last_error=view.last_error,
+    )
 
 
 def _new_id() -> str:
@@ -90,23 +106,40 @@ class Pipeline:
         stages: Sequence[Stage] = (),
         observers: Observers | None = None,
         strategy: RoutingStrategy | None = None,
+        resilience: Resilience | None = None,
+        redis: Redis | None = None,
     ) -> None:
+        """`strategy` replaces every model's own (tests); `resilience` brings the clock, sleep,
+        randomness and routing events; `redis` shares the breakers between instances."""
         self.config = config
-        self.registry = Registry(config)
+        self.resilience = resilience or Resilience()
+        breakers = Breakers(self.resilience.clock, self.resilience.events)
+        self.registry = Registry(config, breakers)
+        self.router = Router(self.registry, self.resilience.rng, strategy)
+        self.shared = SharedBreakers(redis, breakers) if redis is not None else None
         self.providers = providers
         self.stages = StageList(stages)
         self.observers: Observers = observers or NullObservers()
-        self.strategy: RoutingStrategy = strategy or Ordered()
+
+    async def start(self) -> None:
+        """Background work: reading the breakers' shared state (storage.redis)."""
+        if self.shared is not None:
+            self.shared.start()
 
     async def close(self) -> None:
+        if self.shared is not None:
+            await self.shared.close()
         await asyncio.gather(*(p.close() for p in self.providers.values()), return_exceptions=True)
 
     def _call(self, rpc: str, ctx: RequestContext, request: pb.GenerateRequest | pb.EmbedRequest) -> Call:
         return Call(rpc, ctx, request, self.registry.canonical(request.model) or UNKNOWN)
 
-    def _route(self, call: Call) -> list[Route]:
-        call.routes = self.strategy.order(self.registry.routes(call.request.model))
-        call.decision = self.strategy.name
+    def _route(self, call: Call, stream: bool = False) -> list[Route]:
+        """The routing step (routing/router.py): auto rules, A/B split, the model's strategy."""
+        request, ctx = call.request, call.ctx
+        generate = request if isinstance(request, pb.GenerateRequest) else None
+        plan = self.router.plan(request.model, generate, ctx.client, ctx.principal.name, stream)
+        call.routes, call.decision, call.arm = plan.routes, plan.decision, plan.arm
         return call.routes
 
     def _answered(self, call: Call, attempt: Attempt, usage: pb.Usage) -> pb.Route:
@@ -143,6 +176,7 @@ class Pipeline:
                 request, route.deployment.model, left, route.settings
             ),
             self.observers.generate(request, stream=False),
+            self.resilience,
         )
         response.id = response.id or _new_id()
         response.model = request.model
@@ -169,18 +203,20 @@ class Pipeline:
             validate_generate(request)
             first, rest, attempt = await open_stream(
                 request.model,
-                self._route(call),
+                self._route(call, stream=True),
                 self.providers,
                 ctx.deadline,
                 lambda provider, route, left: provider.stream(
                     request, route.deployment.model, left, route.settings
                 ),
                 self.observers.generate(request, stream=True),
+                self.resilience,
             )
         except BaseException as exc:
             call.error = exc
             await self.stages.leave(call)
             raise
+        attempt.decision = call.decision
         call.served_by = attempt.route
         call.route = attempt.describe(request.model, call.decision)
         return attempt, self._stamp(call, attempt, first, rest)
@@ -253,6 +289,7 @@ class Pipeline:
                 request, route.deployment.model, left, route.settings
             ),
             self.observers.embed(request),
+            self.resilience,
         )
         response.model = request.model
         response.route.CopyFrom(self._answered(call, attempt, response.usage))
@@ -261,7 +298,8 @@ class Pipeline:
     async def count_tokens(self, request: pb.GenerateRequest, ctx: RequestContext) -> pb.CountTokensResponse:
         """The first route whose provider can count, else the estimator; never a completion."""
         validate_generate(request)
-        routes = self.strategy.order(self.registry.routes(request.model))
+        plan = self.router.plan(request.model, request, ctx.client, ctx.principal.name)
+        routes = plan.routes
         for number, route in enumerate(routes, start=1):
             left = ctx.deadline.left()
             if left <= 0:
@@ -274,7 +312,7 @@ class Pipeline:
                     raise
                 continue  # a provider that cannot count now: the next one, or the estimate
             if counted is not None:
-                route_taken = Attempt(route, number).describe(request.model, self.strategy.name)
+                route_taken = Attempt(route, number).describe(request.model, plan.decision)
                 return pb.CountTokensResponse(input_tokens=counted, route=route_taken)
         route_taken = Attempt(routes[0], 1).describe(request.model, "estimate")
         return pb.CountTokensResponse(input_tokens=count_request(request), estimated=True, route=route_taken)
@@ -289,9 +327,15 @@ class Pipeline:
         if not detailed:
             return pb.HealthResponse(status=pb.HealthResponse.STATUS_SERVING, version=__version__)
         checks = await asyncio.gather(*(self._probe(name, p) for name, p in self.providers.items()))
+        if self.shared is not None:
+            await self.shared.sync()
+        deployments = [_deployment_health(view) for view in self.registry.breakers.views()]
         healthy = all(c.healthy for c in checks)
+        healthy = healthy and all(d.circuit != pb.CIRCUIT_STATE_OPEN for d in deployments)
         status = pb.HealthResponse.STATUS_SERVING if healthy else pb.HealthResponse.STATUS_DEGRADED
-        return pb.HealthResponse(status=status, version=__version__, providers=checks)
+        return pb.HealthResponse(
+            status=status, version=__version__, providers=checks, deployments=deployments
+        )
 
     async def _probe(self, name: str, provider: Provider) -> pb.ProviderHealth:
         started = time.perf_counter()

@@ -1,4 +1,8 @@
-"""Failover rules, table-driven, with scripted providers in process (no sockets)."""
+"""Failover rules, table-driven, with scripted providers in process (no sockets).
+
+The default routing applies (retries: 1, backoff up to 8 s, breakers on), with
+a fake clock: backoff sleeps are recorded, never slept.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import pytest
 
 from model_gateway.config import parse_config
 from model_gateway.core.context import RequestContext
+from model_gateway.core.failover import Resilience
 from model_gateway.core.pipeline import Pipeline
 from model_gateway.deadline import Deadline
 from model_gateway.errors import GatewayError, Reason
@@ -23,6 +28,7 @@ from tests.fakes.scripted import (
     rate_limited,
     unavailable,
 )
+from tests.unit.service.routing.support import FakeClock, not_found
 
 CONFIG = parse_config(
     """
@@ -53,27 +59,37 @@ class Case:
     called: list[str] = field(default_factory=list)  # upstream models called, in order
 
 
+U = unavailable()
+
 CASES = [
     Case("first route answers", "chat", {}, served="m-a", attempts=1, called=["m-a"]),
     Case(
-        "unavailable moves to the next deployment",
+        "unavailable moves to the next deployment at once",
         "chat",
-        {"m-a": [unavailable()]},
+        {"m-a": [U]},
         served="m-b",
         attempts=2,
         called=["m-a", "m-b"],
     ),
     Case(
-        "deployments exhausted move to the fallback model",
+        "a model whose deployments all failed retries them before its fallbacks",
         "chat",
-        {"m-a": [unavailable()], "m-b": [rate_limited(1)]},
-        served="m-c",
+        {"m-a": [U], "m-b": [rate_limited(1)]},
+        served="m-a",
         attempts=3,
-        fallback=True,
-        called=["m-a", "m-b", "m-c"],
+        called=["m-a", "m-b", "m-a"],
     ),
     Case(
-        "a bad request is not retried elsewhere",
+        "deployments exhausted, retries included, move to the fallback model",
+        "chat",
+        {"m-a": [U, U], "m-b": [rate_limited(1), rate_limited(1)]},
+        served="m-c",
+        attempts=5,
+        fallback=True,
+        called=["m-a", "m-b", "m-a", "m-b", "m-c"],
+    ),
+    Case(
+        "a bad request is neither retried nor tried elsewhere",
         "chat",
         {"m-a": [bad_request("max_tokens too large")]},
         code=grpc.StatusCode.INVALID_ARGUMENT,
@@ -81,24 +97,44 @@ CASES = [
         called=["m-a"],
     ),
     Case(
+        "a missing upstream model fails over but is not retried",
+        "chat",
+        {"m-a": [not_found()], "m-b": [U]},
+        served="m-b",
+        attempts=3,
+        called=["m-a", "m-b", "m-b"],
+    ),
+    Case(
         "every route down is ALL_ROUTES_FAILED",
         "chat",
-        {"m-a": [unavailable()], "m-b": [unavailable()], "m-c": [unavailable()]},
+        {"m-a": [U, U], "m-b": [U, U], "m-c": [U, U]},
         code=grpc.StatusCode.UNAVAILABLE,
         reason=Reason.ALL_ROUTES_FAILED,
-        called=["m-a", "m-b", "m-c"],
+        called=["m-a", "m-b", "m-a", "m-b", "m-c", "m-c"],
     ),
     Case(
         "every route rate limited waits for the smallest Retry-After",
         "chat",
-        {"m-a": [rate_limited(7)], "m-b": [rate_limited(3)], "m-c": [rate_limited(None)]},
+        {
+            "m-a": [rate_limited(7), rate_limited(7)],
+            "m-b": [rate_limited(3), rate_limited(3)],
+            "m-c": [rate_limited(None), rate_limited(None)],
+        },
         code=grpc.StatusCode.RESOURCE_EXHAUSTED,
         reason=Reason.RATE_LIMITED,
         retry_after=3,
-        called=["m-a", "m-b", "m-c"],
+        called=["m-a", "m-b", "m-a", "m-b", "m-c", "m-c"],
     ),
     Case(
-        "a single route's failure is reported as itself",
+        "a single route's failure is reported as itself, retries included",
+        "solo",
+        {"m-solo": [U, unavailable("still down")]},
+        code=grpc.StatusCode.UNAVAILABLE,
+        reason=Reason.UPSTREAM_UNAVAILABLE,
+        called=["m-solo", "m-solo"],
+    ),
+    Case(
+        "a Retry-After beyond backoff.max_s is handed to the client, not waited for",
         "solo",
         {"m-solo": [rate_limited(9)]},
         code=grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -115,7 +151,9 @@ JOURNAL: list[str] = []
 def pipeline() -> tuple[Pipeline, dict[str, ScriptedProvider]]:
     JOURNAL.clear()
     providers = {name: ScriptedProvider(name, journal=JOURNAL) for name in ("a", "b", "c")}
-    return Pipeline(CONFIG, dict(providers)), providers
+    clock = FakeClock()
+    resilience = Resilience(clock=clock, sleep=clock.sleep)
+    return Pipeline(CONFIG, dict(providers), resilience=resilience), providers
 
 
 def scripted(providers: dict[str, ScriptedProvider], script: dict[str, list[Step]]) -> None:

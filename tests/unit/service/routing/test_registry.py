@@ -27,7 +27,9 @@ models:
     pricing: {input_per_mtok: 2.0, output_per_mtok: 8.0, cached_input_per_mtok: 0.5}
   - name: qwen3:4b
     deployments: [{provider: a, model: "qwen3:4b"}]
-    fallbacks: [llama3.2]
+    fallbacks: [last]
+  - name: last
+    deployments: [{provider: b, model: last-resort}]
 """
 )
 
@@ -46,17 +48,30 @@ def test_unknown_model_lists_close_matches() -> None:
 
 
 def test_unknown_model_without_close_match_lists_the_configured_ones() -> None:
-    with pytest.raises(GatewayError, match=r"model 'zzz' not found \(configured: llama3.2, qwen3:4b, tiny\)"):
+    with pytest.raises(GatewayError, match=r"model 'zzz' not found \(configured: last, llama3.2, qwen3:4b, tiny\)"):
         Registry(CONFIG).resolve("zzz")
 
 
-def test_routes_are_deployments_then_fallbacks_skipping_weight_zero_and_cycles() -> None:
+def test_routes_are_deployments_then_chained_fallbacks_skipping_weight_zero() -> None:
     routes = Registry(CONFIG).routes("tiny")
     assert [(r.label, r.fallback) for r in routes] == [
         ("a/llama3.2", False),
         ("b/l32b", False),
         ("a/qwen3:4b", True),
+        ("b/last-resort", True),  # the fallback's own fallback comes after it
     ]
+    assert [r.label for r in Registry(CONFIG).routes("qwen3:4b")] == ["a/qwen3:4b", "b/last-resort"]
+
+
+def test_routes_share_one_breaker_per_deployment_and_are_built_once() -> None:
+    registry = Registry(CONFIG)
+    first, second = registry.routes("tiny"), registry.routes("llama3.2")
+    assert first == second and first is not second  # a fresh list of the same routes
+    assert all(a is b for a, b in zip(first, second, strict=True))
+    as_fallback = next(r for r in first if r.label == "a/qwen3:4b")
+    as_itself = registry.routes("qwen3:4b")[0]
+    assert as_fallback.fallback and not as_itself.fallback
+    assert as_fallback.breaker is as_itself.breaker is not None
 
 
 def test_cost_uses_cached_rate_for_cached_input() -> None:

@@ -1,0 +1,107 @@
+"""The routing step: which model serves a call, and in which order its routes are tried.
+
+1. `model: "auto"` (or any model with `X-Gateway-Smart-Routing: 1`) picks a
+   configured model by routing.auto's rules (routing/auto.py).
+2. A model with a `split` picks one arm, sticky per caller: a hash of the
+   request's `user`, else of the key's name, so one user sees one arm.
+3. The model's strategy orders its own deployments; its fallbacks follow,
+   each ordered by its own strategy (`cost` ranks them all together).
+
+The plan's `decision` says what chose: `auto:<rule>`, `split:<arm>`, or the
+strategy's name. A model whose whole chain is `ordered` costs one list copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from model_gateway.config import ModelConfig
+from model_gateway.routing.auto import Auto, smart_routing
+from model_gateway.routing.registry import AUTO, Registry, Route
+from model_gateway.routing.strategy import Ordered, RoutingStrategy, build
+from modelgateway.v1 import gateway_pb2 as pb
+
+_NO_CLIENT: Mapping[str, str] = {}
+
+
+@dataclass(slots=True)
+class Plan:
+    model: ModelConfig  # the configured model chosen (after auto and split)
+    routes: list[Route]  # in the order to try them; empty for a cascade (its tiers are models)
+    decision: str
+    arm: str = ""  # the A/B arm, when a split chose
+
+
+class Router:
+    def __init__(
+        self, registry: Registry, rng: random.Random | None = None, strategy: RoutingStrategy | None = None
+    ) -> None:
+        self.registry = registry
+        self.rng = rng or random.Random()
+        self.auto = Auto(registry.auto, lambda name: registry.resolve(name).context_window)
+        self.strategies: dict[str, RoutingStrategy] = {
+            name: strategy or build(kind, self.rng) for name, kind in registry.strategies.items()
+        }
+        self._plain = {
+            model.name
+            for model in registry.models()
+            if all(
+                isinstance(self.strategies[m.name], Ordered) for m in (model, *registry.chains[model.name])
+            )
+        }
+
+    def plan(
+        self,
+        name: str,
+        request: pb.GenerateRequest | None = None,
+        client: Mapping[str, str] = _NO_CLIENT,
+        who: str = "",
+        stream: bool = False,
+    ) -> Plan:
+        decision = ""
+        if request is not None and (
+            (name == AUTO and not self.registry.has(AUTO)) or (client and smart_routing(client))
+        ):
+            name, decision = self.auto.choose(request, client)
+        model = self.registry.resolve(name)
+        if model.split:
+            return self._split(model, request, who, stream)
+        if model.kind == "cascade":
+            return Plan(model, [], decision or "cascade")
+        return Plan(model, self.order(model, stream), decision or self.strategies[model.name].name)
+
+    def order(self, model: ModelConfig, stream: bool = False) -> list[Route]:
+        if model.name in self._plain:
+            return list(self.registry.flat(model))
+        strategy = self.strategies[model.name]
+        if strategy.name == "cost":
+            return strategy.order(self.registry.flat(model), stream)
+        routes = strategy.order(self.registry.own(model), stream)
+        for fallback in self.registry.chains[model.name]:
+            routes += self.strategies[fallback.name].order(self.registry.own(fallback, True), stream)
+        return routes
+
+    def _split(self, model: ModelConfig, request: pb.GenerateRequest | None, who: str, stream: bool) -> Plan:
+        arms = model.split or []
+        key = (request.user if request is not None and request.user else who) or "anonymous"
+        digest = hashlib.blake2b(f"{model.name}\0{key}".encode(), digest_size=8).digest()
+        point = int.from_bytes(digest, "big") / 2**64 * 100  # in [0, 100)
+        total = 0.0
+        arm = arms[-1]
+        for candidate in arms:
+            total += candidate.percent
+            if point < total:
+                arm = candidate
+                break
+        decision = f"split:{arm.name}"
+        if arm.model is not None:
+            chosen = self.registry.resolve(arm.model)
+            if chosen.kind == "cascade":
+                return Plan(chosen, [], decision, arm.name)
+            return Plan(chosen, self.order(chosen, stream), decision, arm.name)
+        routes = self.order(model, stream)
+        first = [r for r in routes if not r.fallback and r.label == arm.deployment]
+        return Plan(model, first + [r for r in routes if r not in first], decision, arm.name)
