@@ -11,7 +11,12 @@ from grpc import aio
 from starlette.requests import Request
 
 from model_gateway_bridge.errors import BridgeError, from_rpc_error
-from model_gateway_common.route_headers import ROUTE_HEADERS, route_metadata
+from model_gateway_common.route_headers import (
+    CACHE_HEADER,
+    ROUTE_HEADERS,
+    rate_limit_metadata,
+    route_metadata,
+)
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
 
@@ -56,6 +61,7 @@ class CallContext:
     metadata: tuple[tuple[str, str], ...]
     timeout: float
     request_id: str
+    cache_control: pb.CacheControl | None = None  # what the caller's headers ask of the response cache
 
     @classmethod
     def of(cls, request: Request, default_timeout: float, surface: str) -> CallContext:
@@ -70,7 +76,18 @@ class CallContext:
                 timeout = min(timeout, float(headers[name]))
             except (KeyError, ValueError):
                 continue
-        return cls(tuple(metadata), max(0.001, timeout), request_id)
+        return cls(tuple(metadata), max(0.001, timeout), request_id, cache_control_of(headers))
+
+
+def cache_control_of(headers: Any) -> pb.CacheControl | None:
+    """`Cache-Control: no-cache` / `no-store`, and `x-gateway-cache: bypass` (as no-store), or None."""
+    no_cache = no_store = False
+    for directive in headers.get("cache-control", "").lower().split(","):
+        directive = directive.strip()
+        no_cache = no_cache or directive == "no-cache"
+        no_store = no_store or directive == "no-store"
+    no_store = no_store or headers.get(CACHE_HEADER, "").strip().lower() == "bypass"
+    return pb.CacheControl(no_cache=no_cache, no_store=no_store) if no_cache or no_store else None
 
 
 def route_headers(metadata: Any, request_id: str) -> dict[str, str]:
@@ -84,11 +101,16 @@ def route_headers(metadata: Any, request_id: str) -> dict[str, str]:
 async def call_generate(
     client: GatewayClient, message: pb.GenerateRequest, ctx: CallContext
 ) -> tuple[pb.GenerateResponse, dict[str, str]]:
+    if ctx.cache_control is not None:
+        message.cache_control.MergeFrom(ctx.cache_control)
     try:
         response = await client.stub.Generate(message, metadata=ctx.metadata, timeout=ctx.timeout)
     except aio.AioRpcError as error:
         raise from_rpc_error(error) from None
-    return response, route_headers(route_metadata(response.route), ctx.request_id)
+    limits = response.rate_limits if response.HasField("rate_limits") else None
+    return response, route_headers(
+        route_metadata(response.route) + rate_limit_metadata(limits), ctx.request_id
+    )
 
 
 @dataclass(slots=True)
@@ -119,6 +141,8 @@ class OpenStream:
 
 
 async def open_stream(client: GatewayClient, message: pb.GenerateRequest, ctx: CallContext) -> OpenStream:
+    if ctx.cache_control is not None:
+        message.cache_control.MergeFrom(ctx.cache_control)
     call = client.stub.StreamGenerate(message, metadata=ctx.metadata, timeout=ctx.timeout)
     try:
         first = await call.read()

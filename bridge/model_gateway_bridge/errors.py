@@ -10,6 +10,9 @@ from google.protobuf import json_format
 from google.rpc import error_details_pb2, status_pb2
 from grpc import aio
 
+from model_gateway_common.reasons import Reason
+from model_gateway_common.route_headers import RATE_LIMIT_HEADERS
+
 # The canonical table (google.rpc.Code → HTTP), as grpc-gateway maps it.
 HTTP_STATUS: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.OK: 200,
@@ -52,6 +55,7 @@ class BridgeError(Exception):
     param: str | None = None
     retry_after: float | None = None
     details: list[dict[str, Any]] = field(default_factory=list)
+    extra_headers: dict[str, str] = field(default_factory=dict)  # x-ratelimit-* of a refusal, ...
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -61,8 +65,8 @@ class BridgeError(Exception):
     @property
     def headers(self) -> dict[str, str]:
         if self.retry_after is None:
-            return {}
-        return {"Retry-After": str(max(1, round(self.retry_after)))}
+            return self.extra_headers
+        return {**self.extra_headers, "Retry-After": str(max(1, round(self.retry_after)))}
 
 
 def bad_request(message: str, param: str | None = None, status: int = 400) -> BridgeError:
@@ -85,6 +89,11 @@ def from_rpc_error(error: aio.AioRpcError) -> BridgeError:
                 detail.Unpack(info)
                 result.reason = info.reason
                 result.param = info.metadata.get("field") or result.param
+                result.extra_headers.update(
+                    (k, v) for k, v in info.metadata.items() if k in RATE_LIMIT_HEADERS
+                )
+                if info.reason == Reason.BUDGET_EXCEEDED:
+                    result.extra_headers["x-should-retry"] = "false"  # OpenAI SDKs: waiting will not help
             elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
                 retry = error_details_pb2.RetryInfo()
                 detail.Unpack(retry)

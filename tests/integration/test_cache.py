@@ -77,3 +77,21 @@ def test_cache_control_and_the_bypass_metadata_over_grpc(gateway: Gateway) -> No
             final.route.cache_hit
             and "".join(c.delta.text for c in chunks[:-1]) == hit.message.content[0].text
         )
+
+
+def test_cache_control_headers_over_rest(gateway: Gateway) -> None:
+    text = f"headers {uuid.uuid4().hex}"
+    before = gateway.openai.stats()["requests"]
+    with httpx.Client(base_url=gateway.bridge_url, timeout=10) as client:
+
+        def ask(**headers: str) -> str:
+            reply = client.post("/v1/chat/completions", json=body(text), headers=headers)
+            assert reply.status_code == 200
+            return reply.headers["x-gateway-cache"]
+
+        assert ask(**{"Cache-Control": "no-store"}) == "bypass"  # neither looked up nor kept
+        assert ask(**{"x-gateway-cache": "bypass"}) == "bypass"
+        assert ask(**{"Cache-Control": "no-cache"}) == "bypass"  # not looked up, but kept
+        assert ask() == "hit"
+        assert ask(**{"Cache-Control": "no-cache"}) == "bypass"
+    assert gateway.openai.stats()["requests"] == before + 4
