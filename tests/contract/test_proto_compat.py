@@ -45,6 +45,7 @@ def test_the_lock_covers_the_whole_service() -> None:
         "Health",
         "Embed",
         "CountTokens",
+        "GetUsage",
     }
     assert methods["StreamGenerate"]["server_streaming"] is True
     assert {"method": "GET", "path": "/api/v1/health/detailed"} in methods["Health"]["http"]

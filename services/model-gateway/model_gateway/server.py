@@ -18,10 +18,14 @@ from model_gateway.core.pipeline import Pipeline
 from model_gateway.obs import genai, telemetry
 from model_gateway.obs.access_log import AccessLog
 from model_gateway.obs.genai import GenAIObservers
+from model_gateway.obs.ledger import Ledger
 from model_gateway.obs.metrics import MetricsServer, PolicyMetrics
 from model_gateway.policy import policy_stages
+from model_gateway.policy.auth import KeyTable, anonymous_refusal, is_loopback
 from model_gateway.providers import build_providers
 from model_gateway.service import ModelGatewayService
+from model_gateway.storage.database import open_database
+from model_gateway.storage.keys import KeyStore
 from model_gateway.storage.redis import connect_redis
 from model_gateway_common import tracing
 from modelgateway.v1 import gateway_pb2 as pb
@@ -30,6 +34,10 @@ from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
 log = logging.getLogger("model_gateway.server")
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ModelGateway"].full_name
+
+
+class StartError(Exception):
+    """The gateway must not start as configured; the message is one line saying why."""
 
 
 def server_options(config: GatewayConfig) -> list[tuple[str, int]]:
@@ -44,7 +52,25 @@ def server_options(config: GatewayConfig) -> list[tuple[str, int]]:
 
 
 async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
-    """Run until SIGTERM/SIGINT, then drain: health NOT_SERVING, in-flight calls get the grace period."""
+    """Run until SIGTERM/SIGINT, then drain: health NOT_SERVING, in-flight calls get the grace period.
+
+    Before binding: the database is opened and migrated, the API keys read, and
+    a public bind without keys refused (StorageError / StartError, one line each).
+    """
+    # The database first: a bad storage.database stops the start before anything listens.
+    database = await open_database(config.storage.database)
+    keys = KeyTable(config.auth, KeyStore(database))
+    try:
+        await keys.refresh()
+        refusal = anonymous_refusal(config, listen, keys.any_keys)
+    except BaseException:
+        await database.close()
+        raise
+    if refusal is not None:
+        await database.close()
+        raise StartError(refusal)
+    public = not all(is_loopback(address) for address in (*listen, config.server.bridge))
+    ledger = Ledger(database, config.usage)
     tracer_provider = tracing.setup_tracing(config.telemetry, config.telemetry.service_name)
     genai.configure(tracer_provider is not None, tracing.record_content(config.telemetry, os.environ))
     telemetry.instrument_upstream_http(tracer_provider)
@@ -54,14 +80,21 @@ async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
     pipeline = Pipeline(
         config,
         build_providers(config),
-        stages=policy_stages(config, redis=redis, metrics=PolicyMetrics(), sinks=[AccessLog()]),
+        stages=policy_stages(
+            config,
+            redis=redis,
+            metrics=PolicyMetrics(),
+            sinks=[AccessLog(), ledger],
+            keys=keys,
+            public=public,
+        ),
         observers=GenAIObservers(),
     )
     server = aio.server(
         options=server_options(config), interceptors=telemetry.server_interceptors(tracer_provider)
     )
     pb_grpc.add_ModelGatewayServicer_to_server(
-        ModelGatewayService(pipeline, config.server.request_timeout_s), server
+        ModelGatewayService(pipeline, config.server.request_timeout_s, database), server
     )
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
@@ -73,6 +106,8 @@ async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
         port = server.add_insecure_port(address)
         shown = address if address.startswith("unix:") else f"{address.rsplit(':', 1)[0]}:{port}"
         log.info("model-gateway listening on %s", shown)
+    keys.start()
+    ledger.start()
     await server.start()
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -86,9 +121,14 @@ async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
     log.info("model-gateway stopping: draining for up to %ss", config.server.shutdown_grace_s)
     await health.enter_graceful_shutdown()
     await server.stop(config.server.shutdown_grace_s)
+    # Calls cancelled at the end of the grace period record themselves as they unwind.
+    await asyncio.sleep(0)
+    await ledger.close()  # every call drained above is in the ledger before the database closes
+    await keys.close()
     await pipeline.close()
     if redis is not None:
         await redis.aclose()
+    await database.close()
     if metrics_server is not None:
         metrics_server.close()
     tracing.shutdown_tracing(tracer_provider)

@@ -18,7 +18,9 @@ from grpc import aio
 from model_gateway.core.context import RequestContext
 from model_gateway.core.pipeline import Pipeline
 from model_gateway.deadline import Deadline
-from model_gateway.errors import GatewayError, Reason
+from model_gateway.errors import GatewayError, Reason, invalid
+from model_gateway.storage.database import Database
+from model_gateway.storage.usage import GROUPS, usage_report
 from model_gateway_common.route_headers import rate_limit_metadata, route_metadata
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
@@ -58,9 +60,12 @@ async def _unary(context: Context, call: Awaitable[T]) -> T:
 
 
 class ModelGatewayService(pb_grpc.ModelGatewayServicer):
-    def __init__(self, pipeline: Pipeline, request_timeout_s: float) -> None:
+    def __init__(
+        self, pipeline: Pipeline, request_timeout_s: float, database: Database | None = None
+    ) -> None:
         self.pipeline = pipeline
         self.request_timeout_s = request_timeout_s
+        self.database = database  # the usage ledger's, for GetUsage
 
     def _context(self, context: Context) -> RequestContext:
         left = context.time_remaining()
@@ -90,16 +95,52 @@ class ModelGatewayService(pb_grpc.ModelGatewayServicer):
         return await _unary(context, self.pipeline.count_tokens(request, self._context(context)))
 
     async def ListModels(self, request: pb.ListModelsRequest, context: Context) -> pb.ListModelsResponse:
-        return self.pipeline.list_models()
+        return await _unary(context, self.pipeline.list_models(self._context(context)))
 
     async def GetModel(self, request: pb.GetModelRequest, context: Context) -> pb.Model:
-        return await _unary(context, self._get_model(request.name))
-
-    async def _get_model(self, name: str) -> pb.Model:
-        return self.pipeline.get_model(name)
+        return await _unary(context, self.pipeline.get_model(request.name, self._context(context)))
 
     async def Health(self, request: pb.HealthRequest, context: Context) -> pb.HealthResponse:
         return await self.pipeline.health(request.detailed)
 
     async def Embed(self, request: pb.EmbedRequest, context: Context) -> pb.EmbedResponse:
         return await _unary(context, self.pipeline.embed(request, self._context(context)))
+
+    async def GetUsage(self, request: pb.GetUsageRequest, context: Context) -> pb.GetUsageResponse:
+        return await _unary(context, self._usage(request, self._context(context)))
+
+    async def _usage(self, request: pb.GetUsageRequest, ctx: RequestContext) -> pb.GetUsageResponse:
+        await self.pipeline.admit(ctx, "GetUsage")
+        if not ctx.principal.admin:
+            who = "an anonymous caller" if ctx.principal.anonymous else f"key '{ctx.principal.name}'"
+            raise GatewayError(
+                grpc.StatusCode.PERMISSION_DENIED,
+                Reason.PERMISSION_DENIED,
+                f"usage is for admin keys only, and {who} is not one",
+            )
+        by = request.by or "key"
+        if by not in GROUPS:
+            raise invalid("by", f"'{by}' is not one of {', '.join(GROUPS)}")
+        if self.database is None:
+            raise GatewayError(grpc.StatusCode.UNAVAILABLE, Reason.NOT_IMPLEMENTED, "no usage ledger here")
+        try:
+            rows = await usage_report(self.database, by, request.since or None, request.until or None)
+        except ValueError as exc:
+            field, _, problem = str(exc).partition(": ")
+            raise invalid(field, problem) from None
+        return pb.GetUsageResponse(
+            by=by,
+            rows=[
+                pb.UsageRow(
+                    group=row.group,
+                    calls=row.calls,
+                    errors=row.errors,
+                    input_tokens=row.input_tokens,
+                    output_tokens=row.output_tokens,
+                    cached_input_tokens=row.cached_input_tokens,
+                    cost_usd=row.cost_usd,
+                    saved_usd=row.saved_usd,
+                )
+                for row in rows
+            ],
+        )

@@ -13,15 +13,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from redis.asyncio import Redis
 
 from model_gateway import __version__
 from model_gateway.config import GatewayConfig
 from model_gateway.core.call import UNKNOWN, Call
-from model_gateway.core.context import RequestContext
+from model_gateway.core.context import Principal, RequestContext
 from model_gateway.core.failover import Attempt, Resilience, call_unary, open_stream
 from model_gateway.core.observers import NullObservers, Observers
 from model_gateway.core.stages import Stage, StageList
@@ -52,6 +53,15 @@ def _deployment_health(view: BreakerView) -> pb.DeploymentHealth:
 
 def _new_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+
+def may_use(patterns: Sequence[str], names: Iterable[str]) -> bool:
+    """Whether any of a model's names matches one of the glob patterns (none: every model)."""
+    return not patterns or any(fnmatchcase(name, pattern) for name in names for pattern in patterns)
+
+
+def principal_may_use(principal: Principal, names: Sequence[str]) -> bool:
+    return may_use(principal.models, names) and may_use(principal.project_models, names)
 
 
 @dataclass(slots=True)
@@ -120,6 +130,8 @@ class Pipeline:
         self.providers = providers
         self.stages = StageList(stages)
         self.observers: Observers = observers or NullObservers()
+        # Requests that are not model calls (list, get, count, usage) pass the authenticate stage alone.
+        self._authenticate = next((s for s in self.stages.stages if s.name == "authenticate"), None)
 
     async def start(self) -> None:
         """Background work: reading the breakers' shared state (storage.redis)."""
@@ -295,8 +307,15 @@ class Pipeline:
         response.route.CopyFrom(self._answered(call, attempt, response.usage))
         return response
 
+    async def admit(self, ctx: RequestContext, rpc: str, model: str = "") -> None:
+        """Authenticate a request that calls no model (sets ctx.principal, or raises)."""
+        if self._authenticate is not None:
+            label = (self.registry.canonical(model) if model else None) or UNKNOWN
+            await self._authenticate.enter(Call(rpc, ctx, pb.GenerateRequest(model=model), label))
+
     async def count_tokens(self, request: pb.GenerateRequest, ctx: RequestContext) -> pb.CountTokensResponse:
         """The first route whose provider can count, else the estimator; never a completion."""
+        await self.admit(ctx, "CountTokens", request.model)
         validate_generate(request)
         plan = self.router.plan(request.model, request, ctx.client, ctx.principal.name)
         routes = plan.routes
@@ -317,10 +336,20 @@ class Pipeline:
         route_taken = Attempt(routes[0], 1).describe(request.model, "estimate")
         return pb.CountTokensResponse(input_tokens=count_request(request), estimated=True, route=route_taken)
 
-    def list_models(self) -> pb.ListModelsResponse:
-        return pb.ListModelsResponse(models=[self.registry.describe(m) for m in self.registry.models()])
+    async def list_models(self, ctx: RequestContext) -> pb.ListModelsResponse:
+        """The models the caller's key may use."""
+        await self.admit(ctx, "ListModels")
+        principal = ctx.principal
+        return pb.ListModelsResponse(
+            models=[
+                self.registry.describe(m)
+                for m in self.registry.models()
+                if principal_may_use(principal, (m.name, *m.aliases))
+            ]
+        )
 
-    def get_model(self, name: str) -> pb.Model:
+    async def get_model(self, name: str, ctx: RequestContext) -> pb.Model:
+        await self.admit(ctx, "GetModel", name)
         return self.registry.describe(self.registry.resolve(name))
 
     async def health(self, detailed: bool) -> pb.HealthResponse:

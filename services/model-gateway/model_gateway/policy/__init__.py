@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from model_gateway.config import GatewayConfig
 from model_gateway.core.observers import OutcomeSink
 from model_gateway.core.stages import Record, Stage
-from model_gateway.policy.auth import Authenticate
+from model_gateway.policy.auth import Authenticate, KeyTable
 from model_gateway.policy.cache import cache_stage
 from model_gateway.policy.limits import limit_stage
 from model_gateway.policy.price import Price
@@ -25,9 +25,12 @@ def policy_stages(
     sinks: Sequence[OutcomeSink] = (),
     redis: Redis | None = None,  # storage.redis: limits and cache shared by every instance
     metrics: PolicyMetrics = NO_METRICS,
+    keys: KeyTable | None = None,
+    public: bool = False,
 ) -> list[Stage]:
+    """`keys`: the key table (the config's keys only when None); `public`: bound beyond loopback."""
     return [
-        Authenticate(),
+        Authenticate(config, keys, public),
         limit_stage(config, redis, metrics),
         cache_stage(config.cache, redis, metrics),
         Price(),
