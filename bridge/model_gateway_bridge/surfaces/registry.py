@@ -1,6 +1,6 @@
 """Which front door a request came in by, decided once per request.
 
-Every surface (OpenAI, Ollama, native, later Anthropic) is one Surface: its
+Every surface (OpenAI, Anthropic, Ollama, native) is one Surface: its
 name (the `surface` of logs and metrics, and the x-gateway-surface the
 gateway is told), its routes and its error body. The registry resolves a
 request's surface from its path, the longest registered prefix winning, or
@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from model_gateway_bridge.errors import BridgeError
-from model_gateway_bridge.surfaces import native, ollama, openai
+from model_gateway_bridge.surfaces import anthropic, native, ollama, openai
 
 ErrorRenderer = Callable[[BridgeError], Response]
 
@@ -80,6 +80,15 @@ class SurfaceRegistry:
 # Every front door, in the order its routes are mounted: a new one is a package and a line here.
 SURFACES = SurfaceRegistry(
     Surface("native", native.router, native.error_response, prefixes=("/api/v1",)),
+    # Before openai: its /v1/models routes match only requests that carry `anthropic-version`.
+    Surface(
+        "anthropic",
+        anthropic.router,
+        anthropic.error_response,
+        prefixes=("/v1/messages",),
+        header=anthropic.VERSION_HEADER,
+        header_prefixes=("/v1/models",),
+    ),
     Surface("openai", openai.router, openai.error_response, prefixes=("/v1",)),
     # Ollama's own server answers at the root, so this surface takes what no other claims, 404s included.
     Surface("ollama", ollama.router, ollama.error_response, prefixes=("/",)),

@@ -7,24 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter
 
-from model_gateway_bridge.surfaces.openai.errors import error_response
-from model_gateway_bridge.surfaces.registry import SCOPE_KEY, SURFACES, Surface, SurfaceRegistry
+from model_gateway_bridge.surfaces.registry import SCOPE_KEY, SURFACES, SurfaceRegistry
 from tests.unit.bridge.scripted import ScriptedGateway
 
-# A front door registered later, as an Anthropic Messages surface would be: its own path, and the
-# shared /v1/models when the request carries Anthropic's version header.
-ANTHROPIC = Surface(
-    "anthropic",
-    APIRouter(),
-    error_response,
-    prefixes=("/v1/messages",),
-    header=b"anthropic-version",
-    header_prefixes=("/v1/models",),
-)
-NATIVE, OPENAI, OLLAMA = SURFACES
-WITH_ANTHROPIC = SurfaceRegistry(NATIVE, ANTHROPIC, OPENAI, OLLAMA)
+NATIVE, ANTHROPIC, OPENAI, OLLAMA = SURFACES
+# The registry without the Anthropic surface: nothing claims /v1/models by header.
+WITHOUT_ANTHROPIC = SurfaceRegistry(NATIVE, OPENAI, OLLAMA)
 
 # (path, with Anthropic's header, the surface)
 TODAY: list[tuple[str, bool, str]] = [
@@ -36,7 +25,7 @@ TODAY: list[tuple[str, bool, str]] = [
     ("/api/chat", False, "ollama"),
     ("/", False, "ollama"),
     ("/whatever", False, "ollama"),  # a 404 is answered in Ollama's shape, as Ollama's server would
-    ("/v1/models", True, "openai"),  # no surface claims by header yet
+    ("/v1/models", True, "anthropic"),  # Anthropic's version header claims /v1/models
 ]
 WITH_ANTHROPIC_CASES: list[tuple[str, bool, str]] = [
     ("/v1/messages", False, "anthropic"),
@@ -61,7 +50,11 @@ def test_resolution(path: str, claude: bool, name: str) -> None:
 
 @pytest.mark.parametrize(("path", "claude", "name"), WITH_ANTHROPIC_CASES)
 def test_resolution_with_a_surface_that_claims_by_header(path: str, claude: bool, name: str) -> None:
-    assert WITH_ANTHROPIC.resolve(path, headers(claude)).name == name
+    assert SURFACES.resolve(path, headers(claude)).name == name
+
+
+def test_without_a_claiming_surface_the_header_changes_nothing() -> None:
+    assert WITHOUT_ANTHROPIC.resolve("/v1/models", headers(True)).name == "openai"
 
 
 def test_resolved_once_and_kept_in_the_scope() -> None:
@@ -73,7 +66,7 @@ def test_resolved_once_and_kept_in_the_scope() -> None:
 
 
 def test_the_surfaces_mount_in_registration_order_and_one_takes_the_rest() -> None:
-    assert [s.name for s in SURFACES] == ["native", "openai", "ollama"]
+    assert [s.name for s in SURFACES] == ["native", "anthropic", "openai", "ollama"]
     with pytest.raises(ValueError, match="prefix '/'"):
         SurfaceRegistry(NATIVE, OPENAI)
 
