@@ -190,6 +190,36 @@ def test_rest_surfaces_authenticate(stack: Stack, http: httpx.Client, surface: s
     assert http.get(models_path).status_code == 401
 
 
+def test_openai_401_is_invalid_api_key_in_openais_shape(http: httpx.Client) -> None:
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "Hi"}]}
+    for headers in ({}, {"Authorization": "Bearer mg-wrong"}):
+        reply = http.post("/v1/chat/completions", json=body, headers=headers)
+        assert reply.status_code == 401
+        error = reply.json()["error"]
+        assert (error["code"], error["type"]) == ("invalid_api_key", "invalid_request_error")
+
+
+def test_native_usage_route_is_for_admin_keys(stack: Stack, http: httpx.Client) -> None:
+    http.post(
+        "/api/v1/generate",
+        json={"model": "llama3.2", "prompt": "Hi"},
+        headers={"Authorization": f"Bearer {stack.team_key}"},
+    )
+    assert http.get("/api/v1/usage").status_code == 401
+    assert http.get("/api/v1/usage", headers={"Authorization": f"Bearer {stack.team_key}"}).status_code == 403
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    assert http.get("/api/v1/usage", params={"by": "team"}, headers=admin).status_code == 400
+
+    def by_model() -> dict[str, object]:
+        reply = http.get("/api/v1/usage", params={"by": "model", "since": "2000-01-01"}, headers=admin)
+        assert reply.status_code == 200
+        return {row["group"]: row for row in reply.json()["rows"]}
+
+    _within(5, lambda: "llama3.2" in by_model())
+    row = by_model()["llama3.2"]
+    assert int(row["calls"]) >= 1 and int(row["inputTokens"]) > 0  # type: ignore[call-overload,index]
+
+
 def test_anthropic_style_x_api_key_header(stack: Stack, http: httpx.Client) -> None:
     body = {"model": "llama3.2", "messages": [{"role": "user", "content": "Hi"}]}
     assert (

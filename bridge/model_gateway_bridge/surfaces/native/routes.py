@@ -92,3 +92,18 @@ async def embed(request: Request) -> Response:
         state.client.stub.Embed(message, metadata=ctx.metadata, timeout=ctx.timeout), ctx
     )
     return json_response(to_json(reply))
+
+
+@router.get("/usage")
+async def get_usage(request: Request) -> Response:
+    """rpc GetUsage: the ledger's figures by key, model, provider or day (admin keys only)."""
+    state = state_of(request)
+    ctx = state.context(request)
+    query = request.query_params
+    message = pb.GetUsageRequest(
+        by=query.get("by", ""), since=query.get("since", ""), until=query.get("until", "")
+    )
+    reply = await call_unary(
+        state.client.stub.GetUsage(message, metadata=ctx.metadata, timeout=ctx.timeout), ctx
+    )
+    return json_response(to_json(reply))

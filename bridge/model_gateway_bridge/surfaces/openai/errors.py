@@ -14,6 +14,7 @@ from model_gateway_bridge.framing import json_response
 # ErrorInfo reasons that OpenAI itself names differently; clients switch on
 # these codes (e.g. insufficient_quota is not worth retrying, a rate limit is).
 _OPENAI_CODES = {
+    "UNAUTHENTICATED": "invalid_api_key",  # missing, unknown, revoked or expired: api.openai.com's 401 code
     "RATE_LIMITED": "rate_limit_exceeded",
     "BUDGET_EXCEEDED": "insufficient_quota",
     "CONTEXT_TOO_LONG": "context_length_exceeded",

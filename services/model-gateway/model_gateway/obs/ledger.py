@@ -9,8 +9,8 @@ database is unreachable rows wait, up to `usage.max_queue`; past that new rows
 are dropped and counted (`gateway_ledger_dropped_rows_total`).
 
 The row carries the key's name, never the key. With `usage.capture_content`
-the canonical request (and the answer, where the call carries one) goes into
-`usage_content`, purged after `usage.content_retention_days`.
+the canonical request and answer (a stream's assembled from its chunks) go
+into `usage_content`, purged after `usage.content_retention_days`.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def _json(message: Any) -> str:
 
 
 def content_row(call: Call, ts: float, key_name: str) -> tuple[Any, ...]:
-    answer = getattr(call, "response", None) or call.answer
+    answer = call.response or call.answer  # streams: assembled by the record stage when capturing
     return (
         ts,
         call.ctx.request_id,

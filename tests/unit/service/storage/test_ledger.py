@@ -52,9 +52,10 @@ def request(model: str = "cheap") -> pb.GenerateRequest:
 
 
 def build(database: Database, **usage: Any) -> tuple[Pipeline, ScriptedProvider, Ledger]:
-    ledger = Ledger(database, UsageConfig(**usage))
+    config = CONFIG.model_copy(update={"usage": UsageConfig(**usage)})
+    ledger = Ledger(database, config.usage)
     provider = ScriptedProvider("a")
-    return Pipeline(CONFIG, {"a": provider}, policy_stages(CONFIG, sinks=[ledger])), provider, ledger
+    return Pipeline(config, {"a": provider}, policy_stages(config, sinks=[ledger])), provider, ledger
 
 
 async def rows(database: Database) -> dict[str, dict[str, Any]]:
@@ -187,12 +188,21 @@ async def test_content_is_captured_only_when_asked_and_purged_after_retention(da
 
     gateway, _, ledger = build(database, capture_content=True, content_retention_days=1)
     await gateway.generate(request(), ctx("captured"))
+    _, chunks = await gateway.stream(request(), ctx("captured-stream"))
+    [_ async for _ in chunks]
     await ledger.flush()
-    [(key_name, model, stored_request)] = await database.fetch(
-        "SELECT key_name, requested_model, request FROM usage_content"
-    )
+    captured = {
+        row[0]: row[1:]
+        for row in await database.fetch(
+            "SELECT request_id, key_name, requested_model, request, response FROM usage_content"
+        )
+    }
+    key_name, model, stored_request, stored_response = captured["captured"]
     assert (key_name, model) == ("team-a", "cheap")
     assert orjson.loads(stored_request)["messages"][0]["content"][0]["text"] == "hello"
+    assert orjson.loads(stored_response)["message"]["content"][0]["text"] == "from m"
+    streamed = orjson.loads(captured["captured-stream"][3])
+    assert streamed["message"]["content"][0]["text"] == "from m!"  # the stream's deltas, assembled
     # Nothing of the content reaches the ledger row itself.
     assert "hello" not in repr(await database.fetch("SELECT * FROM usage_ledger"))
     await database.execute("UPDATE usage_content SET ts = ts - 2 * 86400")
