@@ -1,7 +1,7 @@
 """API keys with real processes: `model-gateway up` (service + bridge) with keys in config and database.
 
 Every front door authenticates: gRPC (authorization or x-api-key metadata),
-the OpenAI, Ollama and native REST surfaces. Keys created or revoked with the
+the OpenAI, Anthropic, Ollama and native REST surfaces. Keys created or revoked with the
 CLI while the gateway runs take effect within 5 seconds; keys never appear in
 the logs. And the gateway refuses to start where it should.
 """
@@ -220,11 +220,20 @@ def test_native_usage_route_is_for_admin_keys(stack: Stack, http: httpx.Client) 
     assert int(row["calls"]) >= 1 and int(row["inputTokens"]) > 0  # type: ignore[call-overload,index]
 
 
-def test_anthropic_style_x_api_key_header(stack: Stack, http: httpx.Client) -> None:
-    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "Hi"}]}
-    assert (
-        http.post("/v1/chat/completions", json=body, headers={"x-api-key": stack.team_key}).status_code == 200
-    )
+def test_anthropic_surface_takes_x_api_key(stack: Stack, http: httpx.Client) -> None:
+    body = {"model": "llama3.2", "max_tokens": 32, "messages": [{"role": "user", "content": "Hi"}]}
+    version = {"anthropic-version": "2023-06-01"}
+    reply = http.post("/v1/messages", json=body, headers={**version, "x-api-key": stack.team_key})
+    assert reply.status_code == 200, reply.text
+    refused = http.post("/v1/messages", json=body, headers=version)
+    assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"
+    keyed = {**version, "x-api-key": stack.team_key}
+    denied = http.post("/v1/messages", json={**body, "model": "gpt-4o-mini"}, headers=keyed)
+    assert denied.status_code == 403 and denied.json()["error"]["type"] == "permission_error"
+    # Any surface takes either header.
+    openai_body = {"model": "llama3.2", "messages": [{"role": "user", "content": "Hi"}]}
+    reply = http.post("/v1/chat/completions", json=openai_body, headers={"x-api-key": stack.team_key})
+    assert reply.status_code == 200
 
 
 # --- keys that change while the gateway runs ------------------------------------------------------------
