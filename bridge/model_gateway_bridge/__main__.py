@@ -18,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grpc-target", help="gRPC address of the service (default server.grpc)")
     parser.add_argument("--listen", help="host:port to serve REST on (default server.bridge)")
     args = parser.parse_args(argv)
+    from model_gateway_common.lifeline import attach
 
+    attach()  # started by `up`: die with it, however it dies
     from model_gateway_bridge.config import load_bridge_config
 
     try:

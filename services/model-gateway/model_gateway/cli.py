@@ -47,6 +47,9 @@ def _setup_logging() -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from model_gateway_common.lifeline import attach
+
+    attach()  # started by `up`: die with it, however it dies
     config = _load(args)
     _setup_logging()
     from model_gateway.server import StartError, serve
@@ -118,26 +121,52 @@ def cmd_up(args: argparse.Namespace) -> int:
     """N service processes, then N bridges, each bridge on its service's private unix socket.
 
     Every process binds its public port with SO_REUSEPORT, so the kernel
-    spreads connections over the workers. A signal stops them all.
+    spreads connections over the workers. The ports are claimed first (a lock
+    file per address and a probe: one generation at a time), and every child
+    is tied to this process's life (a pipe and PR_SET_PDEATHSIG), so a
+    SIGKILL of `up` leaves nothing serving. A signal stops them all: the
+    bridges first, draining their REST requests while the services still
+    answer, then the services.
     """
     config = _load(args)
+    from model_gateway_common.lifeline import Lifeline
+    from model_gateway_common.port_claim import PortsBusy, claim
+
+    try:
+        ports = claim([config.server.grpc, config.server.bridge])
+    except PortsBusy as exc:
+        print(f"model-gateway: cannot start: {exc}", file=sys.stderr)
+        return 1
+    lifeline = Lifeline()
+    env = lifeline.child_env()
+    pass_fds = (*lifeline.pass_fds, *ports.fds)
     path = str(config_path(args.config))
     socket_dir = tempfile.mkdtemp(prefix="model-gateway-")
     sockets = [f"unix://{socket_dir}/grpc-{i}.sock" for i in range(args.workers)]
     base = [sys.executable, "-m", "model_gateway.cli", "--config", path]
     services = [
-        subprocess.Popen([*base, "serve", "--listen", config.server.grpc, "--listen", socket])
+        subprocess.Popen(
+            [*base, "serve", "--listen", config.server.grpc, "--listen", socket],
+            env=env,
+            pass_fds=pass_fds,
+            start_new_session=True,  # a terminal's Ctrl-C reaches `up` only, which stops them in order
+        )
         for socket in sockets
     ]
-    children = list(services)
+    bridges: list[subprocess.Popen[bytes]] = []
     stopping = False
+    signalled: set[int] = set()
 
-    def forward(signum: int, _frame: object) -> None:
+    def stop(children: list[subprocess.Popen[bytes]]) -> None:
+        for child in children:
+            if child.poll() is None and child.pid not in signalled:
+                signalled.add(child.pid)  # once: a second SIGINT would make uvicorn skip its drain
+                child.send_signal(signal.SIGTERM)
+
+    def forward(_signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
+        stop(bridges or services)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
@@ -145,21 +174,42 @@ def cmd_up(args: argparse.Namespace) -> int:
         for socket, service in zip(sockets, services, strict=True):
             _wait_for_grpc(socket, service, timeout=30)
             if not stopping:
-                children.append(subprocess.Popen([*BRIDGE, "--config", path, "--grpc-target", socket]))
+                bridges.append(
+                    subprocess.Popen(
+                        [*BRIDGE, "--config", path, "--grpc-target", socket],
+                        env=env,
+                        pass_fds=pass_fds,
+                        start_new_session=True,
+                    )
+                )
+        children = [*services, *bridges]
         # Whichever child ends first ends them all.
         while not stopping and all(c.poll() is None for c in children):
             time.sleep(0.2)
-        forward(signal.SIGTERM, None)
+        # Bridges first: their in-flight REST calls still reach a serving service.
+        stop(bridges)
+        codes = [_wait(child, config.server.shutdown_grace_s + 5) for child in bridges]
+        stop(services)
+        codes += [_wait(child, config.server.shutdown_grace_s + 5) for child in services]
         # uvicorn re-raises the signal it stopped on: dying by our SIGTERM is a clean stop.
-        codes = [c.wait() for c in children]
         return max((0 if code in (-signal.SIGTERM, -signal.SIGINT) else code for code in codes), default=0)
     finally:
-        for child in children:
+        for child in [*services, *bridges]:
             if child.poll() is None:
                 child.kill()
+        lifeline.close()
+        ports.release()
         for leftover in Path(socket_dir).iterdir():
             leftover.unlink(missing_ok=True)
         Path(socket_dir).rmdir()
+
+
+def _wait(child: subprocess.Popen[bytes], timeout: float) -> int:
+    try:
+        return child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        return child.wait()
 
 
 # --- operators' commands: db, keys, projects, usage ---------------------------------------------
