@@ -3,7 +3,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY . .
 RUN python -m pip install --no-cache-dir grpcio-tools mypy-protobuf \
- && python -m pip install --no-cache-dir -e libs/common -e services/model-gateway -e bridge \
+ && python -m pip install --no-cache-dir -e libs/common -e services/model-gateway -e bridge -e launcher \
  && python -m grpc_tools.protoc -I proto \
       -I "$(python -c 'import google.api, pathlib; print(pathlib.Path(google.api.__path__[0]).parent.parent)')" \
       --python_out=libs/common --grpc_python_out=libs/common \

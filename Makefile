@@ -10,18 +10,18 @@ GEN_DIR := $(GEN_ROOT)/modelgateway/v1
 GEN := $(GEN_DIR)/gateway_pb2.py
 PROTOS := $(wildcard proto/modelgateway/v1/*.proto)
 CONFIG ?= config/gateway.yaml
-PACKAGES := libs/common/model_gateway_common services/model-gateway/model_gateway bridge/model_gateway_bridge bench
+PACKAGES := libs/common/model_gateway_common services/model-gateway/model_gateway bridge/model_gateway_bridge launcher/model_gateway_launcher bench
 
 .PHONY: install proto run test lint typecheck unit integration contract bench clean test-services
 
 install: $(STAMP) $(GEN)
 
-$(STAMP): libs/common/pyproject.toml services/model-gateway/pyproject.toml bridge/pyproject.toml requirements-dev.txt
+$(STAMP): libs/common/pyproject.toml services/model-gateway/pyproject.toml bridge/pyproject.toml launcher/pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# compat mode: plain .pth entries, which mypy and every tool can follow
 	$(BIN)/python -m pip install --quiet --config-settings editable_mode=compat \
-		-e libs/common -e services/model-gateway -e bridge -r requirements-dev.txt
+		-e libs/common -e services/model-gateway -e bridge -e launcher -r requirements-dev.txt
 	touch $@
 
 proto: $(GEN)
