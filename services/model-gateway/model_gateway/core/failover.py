@@ -98,6 +98,7 @@ class _Failover(Generic[R]):
         "res",
         "skipped",
         "stream",
+        "ticket",
         "tried",
     )
 
@@ -114,6 +115,7 @@ class _Failover(Generic[R]):
         self.model, self.providers, self.deadline = model, providers, deadline
         self.attempt, self.observe, self.res, self.stream = attempt, observe, res, stream
         self.number = 0
+        self.ticket = 0  # the breaker ticket of the stream that answered
         self.tried: list[tuple[Attempt, GatewayError]] = []
         self.skipped: list[Route] = []
 
@@ -175,9 +177,10 @@ class _Failover(Generic[R]):
         provider = self.providers[route.deployment.provider]
         observed = self.observe.attempt(provider, route, self.number)
         stats = route.stats
+        started = 0.0
         if stats is not None:
             stats.started()
-        started = self.res.clock()
+            started = self.res.clock()
         try:
             with observed.active():
                 result = await self.attempt(provider, route, left, observed)
@@ -197,7 +200,10 @@ class _Failover(Generic[R]):
             if not self.stream:
                 stats.ended()  # a stream's ends with the stream (_observed)
         if breaker is not None:
-            breaker.succeeded(ticket)
+            if self.stream:
+                self.ticket = ticket  # a stream's verdict comes at its end (_observed)
+            else:
+                breaker.succeeded(ticket)
         return result, attempt
 
     def _failed(
@@ -346,33 +352,45 @@ async def open_stream(
 
     failover = _Failover(model, providers, deadline, attempt, observe, resilience, stream=True)
     (first, chunks, observed), won = await failover.run(routes)
-    return first, _observed(chunks, observed, won.route, failover.providers), won
+    kind = providers[won.route.deployment.provider].kind
+    return first, _observed(chunks, observed, won.route, kind, failover.ticket), won
 
 
 async def _observed(
     chunks: AsyncIterator[pb.StreamChunk],
     observed: AttemptObserver,
     route: Route,
-    providers: dict[str, Provider],
+    kind: str,
+    ticket: int,
 ) -> AsyncIterator[pb.StreamChunk]:
-    """The rest of the stream, timed chunk by chunk; its end (or its failure) ends the attempt."""
+    """The rest of the stream, timed chunk by chunk; its end (or its failure) ends the attempt.
+
+    The deployment's breaker hears the stream's verdict at its end: a stream
+    cut mid-answer is a failure, one that finished a success, one the client
+    left says nothing.
+    """
+    breaker = route.breaker
     try:
         async for chunk in chunks:
             observed.chunk(chunk)
             yield chunk
-    except GatewayError as exc:  # cut mid-answer: the deployment's breaker hears of it
+    except GatewayError as exc:  # cut mid-answer
         observed.stream_ended(exc)
-        if (
-            route.breaker is not None
-            and verdict(exc, providers[route.deployment.provider].kind, 1.0) is Verdict.FAILURE
-        ):
-            route.breaker.failed(0, exc.message)
+        if breaker is not None:
+            if verdict(exc, kind, 1.0) is Verdict.FAILURE:
+                breaker.failed(ticket, exc.message)
+            else:
+                breaker.released(ticket)
         raise
     except BaseException as exc:  # a client that went away (GeneratorExit), or a bug
         observed.stream_ended(exc)
+        if breaker is not None:
+            breaker.released(ticket)
         raise
     else:
         observed.stream_ended(StopAsyncIteration("the stream ended without a final chunk"))
+        if breaker is not None:
+            breaker.succeeded(ticket)
     finally:
         if route.stats is not None:
             route.stats.ended()

@@ -90,6 +90,7 @@ class Breaker:
         "probe_until",
         "settings",
         "shared",
+        "shared_version",
         "state",
         "streak",
     )
@@ -103,6 +104,7 @@ class Breaker:
     ) -> None:
         self.label, self.settings, self.clock, self.listener = label, settings, clock, listener
         self.shared: SharedBreakers | None = None
+        self.shared_version = 0  # of the last shared state applied here
         self.closed = True  # read on the hot path: state is CLOSED
         self.state = CircuitState.CLOSED
         self.open_until = 0.0
@@ -189,13 +191,20 @@ class Breaker:
         self.last_failure_at = now
         self._count(now, failed=True)
         settings = self.settings
-        trip = self.streak >= settings.failures or (
-            self._calls >= settings.min_calls and self._fails >= settings.error_rate * self._calls
-        )
-        if trip:
+        rate = self._calls >= settings.min_calls and self._fails >= settings.error_rate * self._calls
+        shared = self.shared
+        if shared is not None and shared.reachable:
+            # The streak is counted in Redis, across instances; the error rate on this one's own calls.
+            if rate:
+                self.open(now, settings.cooldown_s)
+            shared.push(self, "fail", force=rate)
+        elif rate or self.streak >= settings.failures:
             self.open(now, settings.cooldown_s)
-        if self.shared is not None:
-            self.shared.push(self, "fail", force=trip)
+
+    def trip_here(self) -> None:
+        """Open on this instance's own streak (when the shared one cannot be reached)."""
+        if self.state is CircuitState.CLOSED and self.streak >= self.settings.failures:
+            self.open(self.clock(), self.settings.cooldown_s)
 
     def released(self, ticket: int) -> None:
         """The call ended without a verdict (cancelled, or the caller's deadline ran out)."""

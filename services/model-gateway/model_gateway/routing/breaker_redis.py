@@ -41,21 +41,26 @@ PREFIX = "mgw:breaker:"
 _WARN_EVERY_S = 30.0
 
 # Shared by the scripts: the Redis clock in ms, the hash's fields, and the reply
-# {state, remaining_ms, streak, error, cooldown_ms} with state 0 closed, 1 open, 2 half-open.
+# {state, remaining_ms, streak, error, cooldown_ms, version} with state 0 closed, 1 open,
+# 2 half-open. Every write bumps `ver`, so an instance never applies an older reply over a newer.
 _HEAD = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local h = redis.call('HMGET', KEYS[1], 'until', 'cooldown', 'streak', 'last_at', 'probe', 'error')
+local h = redis.call('HMGET', KEYS[1], 'until', 'cooldown', 'streak', 'last_at', 'probe', 'error', 'ver')
 local untl = tonumber(h[1]) or 0
 local cooldown = tonumber(h[2]) or 0
 local streak = tonumber(h[3]) or 0
 local last_at = tonumber(h[4]) or 0
 local probe = tonumber(h[5]) or 0
+local ver = tonumber(h[7]) or 0
+local function bump()
+  ver = redis.call('HINCRBY', KEYS[1], 'ver', 1)
+end
 local function reply()
   local state = 0
   if untl > now then state = 1 elseif untl > 0 then state = 2 end
   local err = redis.call('HGET', KEYS[1], 'error') or ''
-  return {state, math.max(untl - now, 0), streak, err, cooldown}
+  return {state, math.max(untl - now, 0), streak, err, cooldown, ver}
 end
 """
 
@@ -64,6 +69,7 @@ _FAIL = (
     _HEAD
     + """
 redis.call('HSET', KEYS[1], 'error', ARGV[7])
+bump()
 local base = tonumber(ARGV[3])
 if ARGV[6] == '1' then
   if untl > 0 and untl <= now then
@@ -98,10 +104,12 @@ if ARGV[1] == '1' then
     untl = 0
     streak = 0
     redis.call('HSET', KEYS[1], 'until', 0, 'cooldown', 0, 'streak', 0, 'probe', 0)
+    bump()
   end
 elseif untl == 0 and streak > 0 then
   streak = 0
   redis.call('HSET', KEYS[1], 'streak', 0)
+  bump()
 end
 return reply()
 """
@@ -112,9 +120,9 @@ _PROBE = (
     _HEAD
     + """
 if untl == 0 or untl > now then return reply() end
-if probe > now then return {4, 0, streak, '', cooldown} end
+if probe > now then return {4, 0, streak, '', cooldown, ver} end
 redis.call('HSET', KEYS[1], 'probe', now + tonumber(ARGV[1]))
-return {3, 0, streak, '', cooldown}
+return {3, 0, streak, '', cooldown, ver}
 """
 )
 
@@ -129,11 +137,12 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {}
 for i, key in ipairs(KEYS) do
-  local h = redis.call('HMGET', key, 'until', 'streak', 'error', 'cooldown')
+  local h = redis.call('HMGET', key, 'until', 'streak', 'error', 'cooldown', 'ver')
   local untl = tonumber(h[1]) or 0
   local state = 0
   if untl > now then state = 1 elseif untl > 0 then state = 2 end
-  out[i] = {state, math.max(untl - now, 0), tonumber(h[2]) or 0, h[3] or '', tonumber(h[4]) or 0}
+  local streak, cooldown, ver = tonumber(h[2]) or 0, tonumber(h[4]) or 0, tonumber(h[5]) or 0
+  out[i] = {state, math.max(untl - now, 0), streak, h[3] or '', cooldown, ver}
 end
 return out
 """
@@ -157,6 +166,7 @@ class SharedBreakers:
         self._pending: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._warned_at = -_WARN_EVERY_S
+        self.reachable = True  # False since Redis last failed to answer: breakers decide alone
 
     def key(self, breaker: Breaker) -> str:
         return self.prefix + breaker.label
@@ -227,6 +237,8 @@ class SharedBreakers:
                 return
         except (RedisError, OSError) as exc:
             self._unreachable(exc)
+            if op == "fail":
+                breaker.trip_here()  # the streak Redis would have counted, counted here
             return
         self._apply(breaker, reply)
 
@@ -254,12 +266,18 @@ class SharedBreakers:
     # --- applying shared state here ----------------------------------------------------------
 
     def _apply(self, breaker: Breaker, reply: list[Any]) -> None:
+        self.reachable = True
+        version = int(reply[5])
+        if version < breaker.shared_version:
+            return  # an older state than one already applied (replies can overtake each other)
+        breaker.shared_version = version
         state, streak, error = _STATES[int(reply[0])], int(reply[2]), reply[3]
         if error:
             breaker.last_error = error.decode() if isinstance(error, bytes) else str(error)
         breaker.mirror(state, int(reply[1]) / 1000, int(reply[4]) / 1000, streak)
 
     def _unreachable(self, exc: BaseException) -> None:
+        self.reachable = False
         now = time.monotonic()
         if now - self._warned_at >= _WARN_EVERY_S:
             self._warned_at = now
