@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from model_gateway_bridge.errors import BridgeError
-from model_gateway_bridge.surfaces import anthropic, native, ollama, openai
+from model_gateway_bridge.surfaces import anthropic, native, ollama, openai, simple
 
 ErrorRenderer = Callable[[BridgeError], Response]
 
@@ -89,7 +89,9 @@ SURFACES = SurfaceRegistry(
         header=anthropic.VERSION_HEADER,
         header_prefixes=("/v1/models",),
     ),
-    Surface("openai", openai.router, openai.error_response, prefixes=("/v1",)),
+    # /v1/chat is the simple shape; "/v1/chat/" (longer) keeps /v1/chat/completions OpenAI's.
+    Surface("simple", simple.router, simple.error_response, prefixes=("/v1/chat",)),
+    Surface("openai", openai.router, openai.error_response, prefixes=("/v1", "/v1/chat/")),
     # Ollama's own server answers at the root, so this surface takes what no other claims, 404s included.
     Surface("ollama", ollama.router, ollama.error_response, prefixes=("/",)),
 )

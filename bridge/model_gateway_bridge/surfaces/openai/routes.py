@@ -14,6 +14,9 @@ from model_gateway_bridge.surfaces.openai.embeddings import embedding_response, 
 from model_gateway_bridge.surfaces.openai.models import model_list, model_object
 from model_gateway_bridge.surfaces.openai.request import Parsed, parse_chat, parse_completion
 from model_gateway_bridge.surfaces.openai.response import chat_completion, text_completion
+from model_gateway_bridge.surfaces.openai.responses.request import parse_responses
+from model_gateway_bridge.surfaces.openai.responses.response import responses_object
+from model_gateway_bridge.surfaces.openai.responses.stream import ResponsesStream
 from model_gateway_bridge.surfaces.openai.stream import ChatStream, TextStream
 from modelgateway.v1 import gateway_pb2 as pb
 
@@ -43,6 +46,20 @@ async def chat_completions(request: Request) -> Response:
 async def completions(request: Request) -> Response:
     parsed = parse_completion(await state_of(request).json_body(request))
     return await _generate(request, parsed, TextStream(parsed.request.model, parsed.include_usage))
+
+
+@router.post("/responses")
+async def responses(request: Request) -> Response:
+    state = state_of(request)
+    call = parse_responses(await state.json_body(request))
+    ctx = state.context(request)
+    if call.stream:
+        opened = await open_stream(state.client, call.request, ctx)
+        return sse_response(
+            stream_body(opened, ResponsesStream(call)), headers={**opened.headers, **call.headers()}
+        )
+    response, headers = await call_generate(state.client, call.request, ctx)
+    return json_response(responses_object(call, response), headers={**headers, **call.headers()})
 
 
 @router.get("/models")

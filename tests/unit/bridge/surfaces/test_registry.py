@@ -11,13 +11,15 @@ import pytest
 from model_gateway_bridge.surfaces.registry import SCOPE_KEY, SURFACES, SurfaceRegistry
 from tests.unit.bridge.scripted import ScriptedGateway
 
-NATIVE, ANTHROPIC, OPENAI, OLLAMA = SURFACES
+NATIVE, ANTHROPIC, SIMPLE, OPENAI, OLLAMA = SURFACES
 # The registry without the Anthropic surface: nothing claims /v1/models by header.
 WITHOUT_ANTHROPIC = SurfaceRegistry(NATIVE, OPENAI, OLLAMA)
 
 # (path, with Anthropic's header, the surface)
 TODAY: list[tuple[str, bool, str]] = [
     ("/v1/chat/completions", False, "openai"),
+    ("/v1/chat", False, "simple"),  # the simple shape; "/v1/chat/" stays OpenAI's
+    ("/v1/responses", False, "openai"),
     ("/v1/models/llama3.2", False, "openai"),
     ("/v1", False, "openai"),
     ("/api/v1/models/x", False, "native"),
@@ -66,7 +68,7 @@ def test_resolved_once_and_kept_in_the_scope() -> None:
 
 
 def test_the_surfaces_mount_in_registration_order_and_one_takes_the_rest() -> None:
-    assert [s.name for s in SURFACES] == ["native", "anthropic", "openai", "ollama"]
+    assert [s.name for s in SURFACES] == ["native", "anthropic", "simple", "openai", "ollama"]
     with pytest.raises(ValueError, match="prefix '/'"):
         SurfaceRegistry(NATIVE, OPENAI)
 
