@@ -95,6 +95,7 @@ class MemoryLimitStore:
 # ARGV: n, m; per bucket capacity, rate (per second), take; per budget limit, estimate, ttl (0: none).
 # Returns {1, 0, level after taking...} or {0, refusing index (1-based), retry after, level or used}.
 _ADMIT = """
+if redis.replicate_commands then redis.replicate_commands() end  -- Redis < 5: TIME before writes
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local n, m = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -141,6 +142,7 @@ return out
 # KEYS: the bucket keys to settle, then the budget keys.
 # ARGV: n, m; per bucket capacity, rate, give back; per budget cost - estimate, ttl (0: none).
 _SETTLE = """
+if redis.replicate_commands then redis.replicate_commands() end  -- Redis < 5: TIME before writes
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local n, m = tonumber(ARGV[1]), tonumber(ARGV[2])
