@@ -1,7 +1,8 @@
 """Fake Anthropic upstream: POST /v1/messages, POST /v1/messages/count_tokens, GET /v1/models[/{id}].
 
 Wire format per the Messages API reference and anthropic-sdk-python's types:
-`x-api-key` and `anthropic-version` headers required; `max_tokens` required;
+`x-api-key` (or `Authorization: Bearer`, as the current SDK sends it) and
+`anthropic-version` headers required; `max_tokens` required;
 unknown top-level keys, a `system` role in `messages`, `tool_choice` without
 `tools`, an empty `tools: []` with a `tool_choice`, tool_result blocks that
 answer no tool_use of the previous turn (or tool_use left unanswered) and
@@ -109,8 +110,14 @@ def invalid(message: str) -> Reject:
     return Reject(error(400, "invalid_request_error", message))
 
 
+def api_key(request: web.Request) -> str:
+    """The key as the API takes it: `x-api-key`, or `Authorization: Bearer` as the current SDKs send it."""
+    bearer = request.headers.get("authorization", "")
+    return request.headers.get("x-api-key") or (bearer[7:] if bearer[:7].lower() == "bearer " else "")
+
+
 def check_headers(request: web.Request) -> None:
-    if not request.headers.get("x-api-key"):
+    if not api_key(request):
         raise Reject(error(401, "authentication_error", "x-api-key header is required"))
     if not request.headers.get("anthropic-version"):
         raise invalid("anthropic-version: header is required")
@@ -140,7 +147,7 @@ def check_model(request: web.Request, model: str) -> None:
     if model == "fail-401":
         raise Reject(error(401, "authentication_error", "invalid x-api-key"))
     if model == "fail-403":
-        key = request.headers.get("x-api-key", "")
+        key = api_key(request)
         raise Reject(
             error(
                 403,
@@ -449,6 +456,7 @@ def model_object(name: str) -> JSON:
         "id": name,
         "display_name": name.replace("-", " ").title(),
         "created_at": CREATED_AT,
+        "lifecycle": "active",
     }
 
 
