@@ -6,7 +6,7 @@ batch in one transaction every `usage.flush_interval_s` (1 s by default);
 `close()` (the server's graceful stop, after draining) writes what is left.
 A kill -9 therefore loses at most the rows of one flush window. While the
 database is unreachable rows wait, up to `usage.max_queue`; past that new rows
-are dropped and counted (`gateway_ledger_dropped_rows_total`).
+are dropped and counted (`model_gateway_ledger_dropped_rows_total`).
 
 The row carries the key's name, never the key. With `usage.capture_content`
 the canonical request and answer (a stream's assembled from its chunks) go
@@ -33,9 +33,9 @@ from model_gateway.storage.usage import insert_content, insert_usage, purge_cont
 
 log = logging.getLogger("model_gateway.ledger")
 
-ROWS_WRITTEN = Counter("gateway_ledger_rows_written", "Usage ledger rows written to the database.")
-ROWS_DROPPED = Counter("gateway_ledger_dropped_rows", "Usage ledger rows dropped: the queue was full.")
-FLUSH_ERRORS = Counter("gateway_ledger_flush_errors", "Usage ledger flushes that failed (rows kept).")
+ROWS_WRITTEN = Counter("model_gateway_ledger_rows_written", "Usage ledger rows written.")
+ROWS_DROPPED = Counter("model_gateway_ledger_dropped_rows", "Usage ledger rows dropped: the queue was full.")
+FLUSH_ERRORS = Counter("model_gateway_ledger_flush_errors", "Usage ledger writes that failed (rows kept).")
 
 PURGE_EVERY_S = 3600.0
 
