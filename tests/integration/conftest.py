@@ -107,6 +107,9 @@ server:
   metrics: "{metrics}"
   request_timeout_s: 30
   max_body_bytes: 65536
+routing:  # these stacks count plain failover attempts: retries and breakers are test_routing*.py's
+  retries: 0
+  breaker: {{enabled: false}}
 providers:
   cloud:   {{kind: openai, base_url: "{openai_url}/v1", api_key: "${{TEST_CLOUD_KEY}}"}}
   local:   {{kind: ollama, base_url: "{ollama_url}"}}

@@ -17,23 +17,27 @@ RATE_LIMIT_HEADERS = (
     "x-ratelimit-remaining-tokens",
     "x-ratelimit-reset-tokens",
 )
+DECISION_HEADER = "x-gateway-decision"  # the strategy or rule that chose: ordered, auto:code, split:b
 ROUTE_HEADERS = (
     "x-gateway-model",
     "x-gateway-provider",
     "x-gateway-deployment",
     "x-gateway-attempts",
+    DECISION_HEADER,
     CACHE_HEADER,
     *RATE_LIMIT_HEADERS,
 )
 
 
 def route_metadata(route: pb.Route) -> tuple[tuple[str, str], ...]:
-    pairs = (
+    pairs: tuple[tuple[str, str], ...] = (
         ("x-gateway-model", route.served_model),
         ("x-gateway-provider", route.provider),
         ("x-gateway-deployment", route.deployment),
         ("x-gateway-attempts", str(route.attempts)),
     )
+    if route.decision:
+        pairs = (*pairs, (DECISION_HEADER, route.decision))
     return (*pairs, (CACHE_HEADER, route.cache)) if route.cache else pairs
 
 

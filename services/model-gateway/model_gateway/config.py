@@ -99,7 +99,7 @@ class PricingConfig(_Strict):
 class ModelConfig(_Strict):
     name: str = Field(min_length=1)
     aliases: list[str] = Field(default_factory=list)
-    # Required unless the model is a cascade or a split of other models (routing_settings.check_routing).
+    # Required unless the model is a cascade or a split of other models (see check_routing).
     deployments: list[DeploymentConfig] = Field(default_factory=list, min_length=1)
     fallbacks: list[str] = Field(default_factory=list)
     pricing: PricingConfig = Field(default_factory=PricingConfig)

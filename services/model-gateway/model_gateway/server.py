@@ -14,15 +14,17 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from model_gateway.config import GatewayConfig
+from model_gateway.core.failover import Resilience
 from model_gateway.core.pipeline import Pipeline
 from model_gateway.obs import genai, telemetry
 from model_gateway.obs.access_log import AccessLog
 from model_gateway.obs.genai import GenAIObservers
 from model_gateway.obs.ledger import Ledger
-from model_gateway.obs.metrics import MetricsServer, PolicyMetrics
+from model_gateway.obs.metrics import MetricsServer, PolicyMetrics, RoutingMetrics
 from model_gateway.policy import policy_stages
 from model_gateway.policy.auth import KeyTable, anonymous_refusal, is_loopback
 from model_gateway.providers import build_providers
+from model_gateway.routing.registry import deployment_labels
 from model_gateway.service import ModelGatewayService
 from model_gateway.storage.database import open_database
 from model_gateway.storage.keys import KeyStore
@@ -89,6 +91,8 @@ async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
             public=public,
         ),
         observers=GenAIObservers(),
+        resilience=Resilience(events=RoutingMetrics(deployment_labels(config))),
+        redis=redis,  # with it, every instance's breakers share their state
     )
     server = aio.server(
         options=server_options(config), interceptors=telemetry.server_interceptors(tracer_provider)
@@ -108,6 +112,7 @@ async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
         log.info("model-gateway listening on %s", shown)
     keys.start()
     ledger.start()
+    await pipeline.start()
     await server.start()
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from model_gateway.errors import GatewayError
+from model_gateway.routing.breaker import CircuitState
+from model_gateway.routing.registry import Route
 from model_gateway_common.addresses import split_host_port
 from model_gateway_common.buckets import LATENCY_BUCKETS
 
@@ -98,6 +102,48 @@ POLICY_STORE_ERRORS = Counter(
     "limits.on_store_error says) or cache (then skipped).",
     ("store",),
 )
+
+
+RETRIES = Counter(
+    "model_gateway_retries",
+    "Extra tries of a deployment after a retryable failure (429, 5xx, refused, timeout), before any "
+    "output; each is also an attempt.",
+    ("model", "deployment", "error_type"),
+)
+BREAKER_SKIPS = Counter(
+    "model_gateway_breaker_skips",
+    "Routes passed over at once because the deployment's circuit breaker was open (or probing).",
+    ("model", "deployment"),
+)
+BREAKER_STATE = Gauge(
+    "model_gateway_breaker_state",
+    "Circuit breaker of each deployment as this instance sees it: 0 closed, 1 open, 2 half-open.",
+    ("deployment",),
+)
+BREAKER_TRANSITIONS = Counter(
+    "model_gateway_breaker_transitions",
+    "Circuit breaker moves, by deployment and the state entered.",
+    ("deployment", "state"),
+)
+_BREAKER_VALUES = {CircuitState.CLOSED: 0, CircuitState.OPEN: 1, CircuitState.HALF_OPEN: 2}
+
+
+class RoutingMetrics:
+    """Routing's events (routing/events.py's protocol) as metrics; labels come from the config."""
+
+    def __init__(self, deployments: Iterable[str] = ()) -> None:
+        for deployment in deployments:  # every breaker starts closed, and says so
+            BREAKER_STATE.labels(deployment).set(0)
+
+    def retried(self, route: Route, error: GatewayError) -> None:
+        RETRIES.labels(route.model.name, route.label, error.reason).inc()
+
+    def skipped(self, route: Route) -> None:
+        BREAKER_SKIPS.labels(route.model.name, route.label).inc()
+
+    def breaker_changed(self, deployment: str, state: CircuitState) -> None:
+        BREAKER_STATE.labels(deployment).set(_BREAKER_VALUES[state])
+        BREAKER_TRANSITIONS.labels(deployment, state.value).inc()
 
 
 class PolicyMetrics:

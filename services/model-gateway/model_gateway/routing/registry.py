@@ -50,6 +50,12 @@ class Route:
         object.__setattr__(self, "label", f"{self.deployment.provider}/{self.deployment.model}")
 
 
+def deployment_labels(config: GatewayConfig) -> list[str]:
+    """Every configured deployment as `provider/model`, once each, in config order."""
+    labels = (f"{d.provider}/{d.model}" for m in config.models for d in m.deployments)
+    return list(dict.fromkeys(labels))
+
+
 def circuit_of(view: BreakerView | None) -> tuple[pb.CircuitState.ValueType, float]:
     """A breaker's state and seconds to its probe, as the proto says them (UNSPECIFIED: no breaker)."""
     if view is None:
