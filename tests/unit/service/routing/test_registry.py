@@ -48,7 +48,9 @@ def test_unknown_model_lists_close_matches() -> None:
 
 
 def test_unknown_model_without_close_match_lists_the_configured_ones() -> None:
-    with pytest.raises(GatewayError, match=r"model 'zzz' not found \(configured: last, llama3.2, qwen3:4b, tiny\)"):
+    with pytest.raises(
+        GatewayError, match=r"model 'zzz' not found \(configured: last, llama3.2, qwen3:4b, tiny\)"
+    ):
         Registry(CONFIG).resolve("zzz")
 
 
