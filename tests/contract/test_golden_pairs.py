@@ -45,6 +45,8 @@ PINNED_HEADERS = (
     "x-gateway-provider",
     "x-gateway-deployment",
     "x-gateway-attempts",
+    "x-gateway-dropped-params",
+    "x-gateway-dropped-tools",
     "allow",
 )
 
@@ -70,6 +72,8 @@ VOLATILE_KEYS = frozenset(
 _PORT = re.compile(r"((?:127\.0\.0\.1|localhost)(?::|', ))\d+")
 # An id keeps its alphabetic prefixes ("chatcmpl-", "cmpl-"); the random or counted rest is masked.
 _ID = re.compile(r"^((?:[a-z]+-)*)[A-Za-z0-9_]+$")
+# The Responses API's generated ids, wherever they appear (items, item_id): "msg_<id>", "fc_<id>", ...
+_RESPONSES_ID = re.compile(r"^(resp|msg|fc|rs|call)_[0-9a-f]{48}$")
 
 
 def _placeholder(value: Any) -> Any:
@@ -91,6 +95,8 @@ def mask(value: Any, depth: int = 0) -> Any:
         for key, item in value.items():
             if key in VOLATILE_KEYS and not isinstance(item, dict | list):
                 out[key] = _placeholder(item)
+            elif key == "id" and isinstance(item, str) and _RESPONSES_ID.match(item):
+                out[key] = mask(item, depth + 1)
             elif key == "id" and depth == 0 and isinstance(item, str) and value.get("object") != "model":
                 match = _ID.match(item)
                 out[key] = f"{match.group(1)}<id>" if match else _placeholder(item)
@@ -101,11 +107,14 @@ def mask(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list):
         return [mask(item, depth + 1) for item in value]
     if isinstance(value, str):
-        return _PORT.sub(r"\1<port>", value)
+        generated = _RESPONSES_ID.match(value)
+        return f"{generated.group(1)}_<id>" if generated else _PORT.sub(r"\1<port>", value)
     return value
 
 
 def _is_error(item: Any) -> bool:
+    if isinstance(item, dict) and item.get("event") == "error":  # a typed stream's error event (Responses)
+        return True
     return isinstance(item, dict) and ("error" in item.get("data", {}) if "data" in item else "error" in item)
 
 
@@ -158,7 +167,7 @@ def test_every_surface_has_golden_pairs() -> None:
     by_surface: dict[str, list[str]] = {}
     for path in golden_files():
         by_surface.setdefault(path.parent.name, []).append(path.stem)
-    assert set(by_surface) == {"openai", "ollama", "native"}
+    assert set(by_surface) >= {"openai", "ollama", "native", "simple"}
     for surface, cases in by_surface.items():
         # Each surface pins a success, a stream and its errors (unknown model, bad body).
         assert any("stream" in case for case in cases), surface

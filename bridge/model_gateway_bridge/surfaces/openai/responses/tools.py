@@ -22,7 +22,7 @@ from typing import Any
 from model_gateway_bridge.fields import JSON, show
 from model_gateway_bridge.surfaces.openai.errors import FIELDS as read
 from model_gateway_bridge.surfaces.openai.errors import PARAMS
-from model_gateway_common.structs import dict_to_struct, struct_to_dict
+from model_gateway_common.structs import dict_to_struct
 from modelgateway.v1 import gateway_pb2 as pb
 
 MAX_NAME = 64
@@ -96,7 +96,7 @@ def read_tools(value: Any, request: pb.GenerateRequest) -> Tools:
         kind = tool.get("type")
         if kind == "function":
             request.tools.append(_function(tool, where, tool.get("name")))
-            tools.echo.append(_function_echo(request.tools[-1]))
+            tools.echo.append(_function_echo(request.tools[-1], tool))
         elif kind == "namespace":
             _namespace(tool, where, request, tools, taken)
         elif isinstance(kind, str) and kind:
@@ -118,12 +118,13 @@ def _function(tool: JSON, where: str, name: Any, flat: str | None = None) -> pb.
     return out
 
 
-def _function_echo(tool: pb.Tool, name: str | None = None) -> JSON:
+def _function_echo(tool: pb.Tool, raw: JSON, name: str | None = None) -> JSON:
+    """The tool as the Response repeats it: the client's own schema, key order kept."""
     return {
         "type": "function",
         "name": name or tool.name,
         "description": tool.description or None,
-        "parameters": struct_to_dict(tool.parameters) if tool.HasField("parameters") else None,
+        "parameters": raw.get("parameters"),
         "strict": tool.strict,
     }
 
@@ -135,14 +136,17 @@ def _namespace(tool: JSON, where: str, request: pb.GenerateRequest, tools: Tools
     for j, raw in enumerate(read.array(tool.get("tools"), f"{where}.tools")):
         inner_where = f"{where}.tools[{j}]"
         inner = read.object(raw, inner_where)
-        if inner.get("type", "function") != "function":
+        kind = inner.get("type", "function")
+        if not isinstance(kind, str) or not kind:
+            raise PARAMS.wrong_value(f"{inner_where}.type", f"expected a tool type, got {show(kind)}")
+        if kind != "function":
             tools.dropped.append(f"{namespace}.{_hosted_label(inner)}")
             continue
         name = read.required_string(inner.get("name"), f"{inner_where}.name")
         flat = flat_name(namespace, name, taken)
         taken.add(flat)
         canonical = _function(inner, inner_where, name, flat)
-        echo.append(_function_echo(canonical, name))
+        echo.append(_function_echo(canonical, inner, name))
         if description and not canonical.description:
             canonical.description = description  # the model sees no namespace: its description stands in
         request.tools.append(canonical)
@@ -195,7 +199,8 @@ def _allowed_tools(choice: JSON, request: pb.GenerateRequest, tools: Tools) -> N
         entry = read.object(raw, f"tool_choice.tools[{i}]")
         if entry.get("type") == "function":
             name = read.required_string(entry.get("name"), f"tool_choice.tools[{i}].name")
-            allowed.add(tools.canonical_name(name, entry.get("namespace") or None))
+            namespace = read.string(entry.get("namespace"), f"tool_choice.tools[{i}].namespace")
+            allowed.add(tools.canonical_name(name, namespace or None))
     kept = [t for t in request.tools if t.name in allowed]
     del request.tools[:]
     request.tools.extend(kept)
