@@ -1,4 +1,4 @@
-"""The bridge application: the registered surfaces on one FastAPI app, one gRPC channel, /metrics."""
+"""The bridge application: the registered surfaces on one FastAPI app, one way to the gateway, /metrics."""
 
 from __future__ import annotations
 
@@ -19,12 +19,14 @@ from model_gateway_bridge import telemetry
 from model_gateway_bridge.access_log import AccessLog
 from model_gateway_bridge.client import GatewayClient
 from model_gateway_bridge.config import BridgeConfig
+from model_gateway_bridge.disconnects import CancelOnDisconnect
 from model_gateway_bridge.errors import BridgeError
 from model_gateway_bridge.metrics import metrics_endpoint
 from model_gateway_bridge.state import BridgeState
 from model_gateway_bridge.surfaces.registry import SURFACES
 from model_gateway_common.addresses import split_host_port
 from model_gateway_common.tracing import shutdown_tracing
+from model_gateway_common.transport import Transport
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -38,11 +40,19 @@ def _render(request: Request, err: BridgeError) -> Response:
 
 
 def create_app(
-    config: BridgeConfig, grpc_target: str, tracer_provider: TracerProvider | None = None
+    config: BridgeConfig,
+    grpc_target: str,
+    tracer_provider: TracerProvider | None = None,
+    transport: Transport | None = None,
 ) -> FastAPI:
-    client = GatewayClient(
-        grpc_target, config.server.max_message_bytes, telemetry.client_interceptors(tracer_provider)
-    )
+    """The app, calling the gateway over a gRPC channel to `grpc_target`, or through `transport`
+    (in process: the transport opens the bridge's client span itself, so no interceptors)."""
+    if transport is not None:
+        client = GatewayClient.in_process(transport)
+    else:
+        client = GatewayClient(
+            grpc_target, config.server.max_message_bytes, telemetry.client_interceptors(tracer_provider)
+        )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +73,7 @@ def create_app(
     for surface in SURFACES:
         app.include_router(surface.router)
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    app.add_middleware(CancelOnDisconnect)  # inside the access log, which sees a 499
     app.add_middleware(AccessLog, surfaces=SURFACES)
     if tracer_provider is not None:
         telemetry.instrument_app(app, tracer_provider)
@@ -98,7 +109,7 @@ def create_app(
     return app
 
 
-def _listening_socket(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int) -> socket.socket:
     """Bound with SO_REUSEPORT, so several bridge processes can share one port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -110,19 +121,22 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def server_config(app: FastAPI, config: BridgeConfig) -> uvicorn.Config:
+    """How uvicorn serves the bridge, in its own process or beside the gateway (the launcher)."""
+    return uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,  # uvicorn's records go through our handler (JSON or text) too
+        log_level="warning",
+        access_log=False,  # AccessLog writes the one line per request
+        timeout_graceful_shutdown=int(config.server.shutdown_grace_s),
+    )
+
+
 def run(config: BridgeConfig, grpc_target: str, listen: str) -> None:
     host, port = split_host_port(listen)
     log.info("model-gateway bridge on http://%s:%d -> gRPC %s", host, port, grpc_target)
     tracer_provider = telemetry.setup_bridge_tracing(config.telemetry)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config, grpc_target, tracer_provider),
-            loop="uvloop",
-            http="httptools",
-            log_config=None,  # uvicorn's records go through our handler (JSON or text) too
-            log_level="warning",
-            access_log=False,  # AccessLog writes the one line per request
-            timeout_graceful_shutdown=int(config.server.shutdown_grace_s),
-        )
-    )
-    server.run(sockets=[_listening_socket(host, port)])
+    server = uvicorn.Server(server_config(create_app(config, grpc_target, tracer_provider), config))
+    server.run(sockets=[listening_socket(host, port)])

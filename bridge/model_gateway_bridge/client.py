@@ -1,11 +1,18 @@
-"""The bridge's one gRPC channel to the gateway, and the two ways of calling it."""
+"""The bridge's one way to the gateway, and the two ways of calling it.
+
+The bridge talks to a `Transport` (model_gateway_common.transport): the
+grpc.aio stub of one channel (the sidecar topology), or the servicer in this
+very process (`model-gateway up --topology inprocess`). Both take the same
+messages and fail the same way (an AioRpcError), so nothing below knows
+which one it has.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
 from grpc import aio
 from starlette.requests import Request
@@ -17,18 +24,24 @@ from model_gateway_common.route_headers import (
     rate_limit_metadata,
     route_metadata,
 )
+from model_gateway_common.transport import StreamCall, Transport
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
-
-if TYPE_CHECKING:
-    from modelgateway.v1.gateway_pb2_grpc import ModelGatewayAsyncStub
 
 # Caller headers the gateway needs (auth, correlation); nothing else crosses.
 FORWARDED_HEADERS = ("authorization", "x-api-key", "traceparent", "tracestate")
 
 
 class GatewayClient:
-    def __init__(self, target: str, max_message_bytes: int, interceptors: Sequence[Any] = ()) -> None:
+    """A gRPC channel to `target`, made on first use; or, given `transport`, that transport."""
+
+    def __init__(
+        self,
+        target: str,
+        max_message_bytes: int,
+        interceptors: Sequence[Any] = (),
+        transport: Transport | None = None,
+    ) -> None:
         self.target = target
         self._interceptors = list(interceptors)  # tracing: carries the trace context in metadata
         self._options = [
@@ -36,16 +49,20 @@ class GatewayClient:
             ("grpc.max_send_message_length", max_message_bytes),
         ]
         self._channel: aio.Channel | None = None
-        self._stub: ModelGatewayAsyncStub | None = None
+        self._stub: Transport | None = transport
+
+    @classmethod
+    def in_process(cls, transport: Transport) -> GatewayClient:
+        return cls("in-process", 0, transport=transport)
 
     @property
-    def stub(self) -> ModelGatewayAsyncStub:
+    def stub(self) -> Transport:
         # The channel is made on first use, inside the server's event loop.
         if self._stub is None:
             self._channel = aio.insecure_channel(
                 self.target, options=self._options, interceptors=self._interceptors or None
             )
-            self._stub = pb_grpc.ModelGatewayStub(self._channel)
+            self._stub = cast(Transport, pb_grpc.ModelGatewayStub(self._channel))
         return self._stub
 
     async def close(self) -> None:
@@ -157,7 +174,7 @@ async def open_stream(client: GatewayClient, message: pb.GenerateRequest, ctx: C
     return OpenStream(first, _rest(call), route_headers(metadata, ctx.request_id), call.cancel)
 
 
-async def _rest(call: Any) -> AsyncIterator[pb.StreamChunk]:
+async def _rest(call: StreamCall) -> AsyncIterator[pb.StreamChunk]:
     try:
         while True:
             chunk = await call.read()

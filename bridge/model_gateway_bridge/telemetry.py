@@ -19,9 +19,13 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
 
-def setup_bridge_tracing(config: TelemetryConfig) -> TracerProvider | None:
-    """The bridge's provider (service `<telemetry.service_name>-bridge`), or None when tracing is off."""
-    return setup_tracing(config, f"{config.service_name}-bridge")
+def setup_bridge_tracing(config: TelemetryConfig, install_global: bool = True) -> TracerProvider | None:
+    """The bridge's provider (service `<telemetry.service_name>-bridge`), or None when tracing is off.
+
+    In the gateway's own process (the in-process topology) it is not the global one: the
+    gateway's is, and the bridge's spans are made with this provider explicitly.
+    """
+    return setup_tracing(config, f"{config.service_name}-bridge", install_global=install_global)
 
 
 def instrument_app(app: FastAPI, provider: TracerProvider) -> None:

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from model_gateway_common.config_file import ConfigError, config_path
 
-TOPOLOGIES = ("sidecar",)
-DEFAULT_TOPOLOGY = "sidecar"
+TOPOLOGIES = ("inprocess", "sidecar")
+# Decided by `make bench` on the 2-core reference machine (README, Performance): one process
+# per worker serves REST at about twice the sidecar's rate for half its CPU per call.
+DEFAULT_TOPOLOGY = "inprocess"
+TOPOLOGY_ENV = "MODEL_GATEWAY_TOPOLOGY"  # the default of --topology (the test suites run both)
+
+
+def default_topology() -> str:
+    chosen = os.environ.get(TOPOLOGY_ENV, "").strip() or DEFAULT_TOPOLOGY
+    if chosen not in TOPOLOGIES:
+        raise SystemExit(f"model-gateway: {TOPOLOGY_ENV}={chosen!r} is not one of {', '.join(TOPOLOGIES)}")
+    return chosen
 
 
 def _positive(text: str) -> int:
@@ -32,16 +43,23 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--topology",
         choices=TOPOLOGIES,
-        default=DEFAULT_TOPOLOGY,
-        help=f"sidecar: service and bridge as two processes per worker (default {DEFAULT_TOPOLOGY})",
+        default=default_topology(),
+        help="inprocess: one process per worker serves both ports; sidecar: a service process and a "
+        f"bridge process per worker, over a unix socket (default ${TOPOLOGY_ENV}, else {DEFAULT_TOPOLOGY})",
     )
-    up.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    worker = commands.add_parser("worker", help="one in-process worker (started by up)")
+    for sub in (up, worker):
+        sub.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return main
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     path = config_path(args.config)
+    if args.command == "worker":
+        from model_gateway_launcher.inprocess import worker_main
+
+        return worker_main(path)
     from model_gateway.config import load_config
 
     try:
@@ -49,9 +67,21 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"model-gateway: {exc}", file=sys.stderr)
         return 2
-    from model_gateway_launcher.sidecar import run_sidecar
+    from model_gateway_common.port_claim import PortsBusy
+    from model_gateway_launcher.supervise import Generation
 
-    return run_sidecar(config, path, args.workers)
+    try:
+        generation = Generation([config.server.grpc, config.server.bridge], config.server.shutdown_grace_s)
+    except PortsBusy as exc:
+        print(f"model-gateway: cannot start: {exc}", file=sys.stderr)
+        return 1
+    if args.topology == "sidecar":
+        from model_gateway_launcher.sidecar import run_sidecar
+
+        return run_sidecar(config, path, args.workers, generation)
+    from model_gateway_launcher.inprocess import run_inprocess
+
+    return run_inprocess(path, args.workers, generation)
 
 
 if __name__ == "__main__":

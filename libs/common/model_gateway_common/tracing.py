@@ -89,9 +89,16 @@ def record_content(config: TelemetryConfig, env: Mapping[str, str]) -> bool:
 
 
 def setup_tracing(
-    config: TelemetryConfig, service_name: str, env: Mapping[str, str] | None = None
+    config: TelemetryConfig,
+    service_name: str,
+    env: Mapping[str, str] | None = None,
+    install_global: bool = True,
 ) -> TracerProvider | None:
-    """Install and return the global SDK TracerProvider, or None (and install nothing)."""
+    """Install and return the global SDK TracerProvider, or None (and install nothing).
+
+    `install_global=False` only returns it: the second service of a process (the bridge
+    beside the gateway, in process) uses its own provider explicitly, under its own name.
+    """
     env = os.environ if env is None else env
     target = exporting(config, env)
     if target is None:
@@ -117,7 +124,8 @@ def setup_tracing(
         resource = resource.merge(Resource({SERVICE_NAME: service_name}))
     provider = TracerProvider(resource=resource)  # the sampler comes from OTEL_TRACES_SAMPLER
     provider.add_span_processor(BatchSpanProcessor(exporter))  # OTEL_BSP_* tune it
-    trace.set_tracer_provider(provider)
+    if install_global:
+        trace.set_tracer_provider(provider)
     log.info(
         "tracing on: %s as %s to %s",
         target.protocol,

@@ -6,17 +6,14 @@ import argparse
 import asyncio
 import csv
 import datetime as dt
+import importlib.util
 import json
 import math
 import os
 import re
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import uvloop
@@ -97,119 +94,25 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_for_grpc(target: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    end = time.monotonic() + timeout
-    with grpc.insecure_channel(target) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < end:
-            if process.poll() is not None:
-                raise SystemExit(f"model-gateway: the gRPC service exited with code {process.returncode}")
-            try:
-                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=0.5)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.1)
-    raise SystemExit(f"model-gateway: the gRPC service did not answer on {target} within {timeout:.0f}s")
+LAUNCHER = [sys.executable, "-m", "model_gateway_launcher"]  # imports service and bridge; run, never imported
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """N service processes, then N bridges, each bridge on its service's private unix socket.
+    """The service and the bridge together: handed over to the launcher in this process's place.
 
-    Every process binds its public port with SO_REUSEPORT, so the kernel
-    spreads connections over the workers. The ports are claimed first (a lock
-    file per address and a probe: one generation at a time), and every child
-    is tied to this process's life (a pipe and PR_SET_PDEATHSIG), so a
-    SIGKILL of `up` leaves nothing serving. A signal stops them all: the
-    bridges first, draining their REST requests while the services still
-    answer, then the services.
+    The launcher (its own package, the only one importing both) runs N
+    workers, in one process each (`--topology inprocess`) or as a service and
+    a bridge process each (`--topology sidecar`); see its docstring.
     """
-    config = _load(args)
-    from model_gateway_common.lifeline import Lifeline
-    from model_gateway_common.port_claim import PortsBusy, claim
-
-    try:
-        ports = claim([config.server.grpc, config.server.bridge])
-    except PortsBusy as exc:
-        print(f"model-gateway: cannot start: {exc}", file=sys.stderr)
-        return 1
-    lifeline = Lifeline()
-    env = lifeline.child_env()
-    pass_fds = (*lifeline.pass_fds, *ports.fds)
-    path = str(config_path(args.config))
-    socket_dir = tempfile.mkdtemp(prefix="model-gateway-")
-    sockets = [f"unix://{socket_dir}/grpc-{i}.sock" for i in range(args.workers)]
-    base = [sys.executable, "-m", "model_gateway.cli", "--config", path]
-    services = [
-        subprocess.Popen(
-            [*base, "serve", "--listen", config.server.grpc, "--listen", socket],
-            env=env,
-            pass_fds=pass_fds,
-            start_new_session=True,  # a terminal's Ctrl-C reaches `up` only, which stops them in order
-        )
-        for socket in sockets
-    ]
-    bridges: list[subprocess.Popen[bytes]] = []
-    stopping = False
-    signalled: set[int] = set()
-
-    def stop(children: list[subprocess.Popen[bytes]]) -> None:
-        for child in children:
-            if child.poll() is None and child.pid not in signalled:
-                signalled.add(child.pid)  # once: a second SIGINT would make uvicorn skip its drain
-                child.send_signal(signal.SIGTERM)
-
-    def forward(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        stop(bridges or services)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    try:
-        for socket, service in zip(sockets, services, strict=True):
-            _wait_for_grpc(socket, service, timeout=30)
-            if not stopping:
-                bridges.append(
-                    subprocess.Popen(
-                        [*BRIDGE, "--config", path, "--grpc-target", socket],
-                        env=env,
-                        pass_fds=pass_fds,
-                        start_new_session=True,
-                    )
-                )
-        children = [*services, *bridges]
-        # Whichever child ends first ends them all.
-        while not stopping and all(c.poll() is None for c in children):
-            time.sleep(0.2)
-        # Bridges first: their in-flight REST calls still reach a serving service.
-        stop(bridges)
-        codes = [_wait(child, config.server.shutdown_grace_s + 5) for child in bridges]
-        stop(services)
-        codes += [_wait(child, config.server.shutdown_grace_s + 5) for child in services]
-        # uvicorn re-raises the signal it stopped on: dying by our SIGTERM is a clean stop.
-        return max((0 if code in (-signal.SIGTERM, -signal.SIGINT) else code for code in codes), default=0)
-    finally:
-        for child in [*services, *bridges]:
-            if child.poll() is None:
-                child.kill()
-        lifeline.close()
-        ports.release()
-        for leftover in Path(socket_dir).iterdir():
-            leftover.unlink(missing_ok=True)
-        Path(socket_dir).rmdir()
-
-
-def _wait(child: subprocess.Popen[bytes], timeout: float) -> int:
-    try:
-        return child.wait(timeout)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        return child.wait()
+    config_path_text = str(config_path(args.config))
+    _load(args)  # a bad config is refused here, with the usual one-line error
+    if importlib.util.find_spec("model_gateway_launcher") is None:
+        print("model-gateway: up needs the launcher package: run `make install`", file=sys.stderr)
+        return 2
+    argv = [*LAUNCHER, "--config", config_path_text, "up", "--workers", str(args.workers)]
+    if args.topology:
+        argv += ["--topology", args.topology]
+    os.execv(sys.executable, argv)
 
 
 # --- operators' commands: db, keys, projects, usage ---------------------------------------------
@@ -724,8 +627,12 @@ def main(argv: list[str] | None = None) -> int:
     bridge.set_defaults(func=cmd_bridge)
 
     up = commands.add_parser("up", help="run the service and the bridge together")
+    up.add_argument("--workers", type=_positive, default=1, help="worker processes (default 1)")
     up.add_argument(
-        "--workers", type=_positive, default=1, help="service and bridge processes each (default 1)"
+        "--topology",
+        choices=("inprocess", "sidecar"),
+        help="inprocess: one process per worker serves both ports (the default); sidecar: a service "
+        "process and a bridge process per worker, over a unix socket",
     )
     up.set_defaults(func=cmd_up)
 

@@ -7,6 +7,8 @@ import logging
 import os
 import signal
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -16,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 from model_gateway.config import GatewayConfig
 from model_gateway.core.failover import Resilience
 from model_gateway.core.pipeline import Pipeline
+from model_gateway.drain import Drain
 from model_gateway.obs import genai, telemetry
 from model_gateway.obs.access_log import AccessLog
 from model_gateway.obs.genai import GenAIObservers
@@ -32,6 +35,12 @@ from model_gateway.storage.redis import connect_redis
 from model_gateway_common import tracing
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from redis.asyncio import Redis
+
+    from model_gateway.storage.database import Database
 
 log = logging.getLogger("model_gateway.server")
 
@@ -53,69 +62,134 @@ def server_options(config: GatewayConfig) -> list[tuple[str, int]]:
     ]
 
 
+@dataclass
+class Gateway:
+    """One gateway, built and not yet listening: its storage, policy, pipeline, servicer and
+    grpc.aio server. `serve` runs one; the launcher runs one beside the bridge in the same
+    process, the bridge calling `servicer` directly (model_gateway_common.transport)."""
+
+    config: GatewayConfig
+    database: Database
+    keys: KeyTable
+    ledger: Ledger
+    redis: Redis | None
+    pipeline: Pipeline
+    servicer: ModelGatewayService
+    server: aio.Server
+    health: HealthServicer
+    tracer_provider: TracerProvider | None
+    metrics_server: MetricsServer | None
+
+    @classmethod
+    async def open(cls, config: GatewayConfig, listen: Sequence[str]) -> Gateway:
+        """Before binding: the database is opened and migrated, the API keys read, and a public
+        bind without keys refused (StorageError / StartError, one line each)."""
+        # The database first: a bad storage.database stops the start before anything listens.
+        database = await open_database(config.storage.database)
+        keys = KeyTable(config.auth, KeyStore(database))
+        try:
+            await keys.refresh()
+            refusal = anonymous_refusal(config, listen, keys.any_keys)
+        except BaseException:
+            await database.close()
+            raise
+        if refusal is not None:
+            await database.close()
+            raise StartError(refusal)
+        public = not all(is_loopback(address) for address in (*listen, config.server.bridge))
+        ledger = Ledger(database, config.usage)
+        tracer_provider = tracing.setup_tracing(config.telemetry, config.telemetry.service_name)
+        genai.configure(tracer_provider is not None, tracing.record_content(config.telemetry, os.environ))
+        telemetry.instrument_upstream_http(tracer_provider)
+        metrics_server = MetricsServer(config.server.metrics) if config.server.metrics else None
+        # One Redis client for every stage that shares state (limits, cache): one connection pool.
+        redis = connect_redis(config.storage.redis) if config.storage.redis else None
+        pipeline = Pipeline(
+            config,
+            build_providers(config),
+            stages=policy_stages(
+                config,
+                redis=redis,
+                metrics=PolicyMetrics(),
+                sinks=[AccessLog(), ledger],
+                keys=keys,
+                public=public,
+            ),
+            observers=GenAIObservers(),
+            resilience=Resilience(events=RoutingMetrics(deployment_labels(config))),
+            redis=redis,  # with it, every instance's breakers share their state
+        )
+        server = aio.server(
+            options=server_options(config), interceptors=telemetry.server_interceptors(tracer_provider)
+        )
+        servicer = ModelGatewayService(pipeline, config.server.request_timeout_s, database)
+        pb_grpc.add_ModelGatewayServicer_to_server(servicer, server)
+        health = HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health, server)
+        reflection.enable_server_reflection(
+            [
+                SERVICE_NAME,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
+            server,
+        )
+        for address in listen:
+            port = server.add_insecure_port(address)
+            shown = address if address.startswith("unix:") else f"{address.rsplit(':', 1)[0]}:{port}"
+            log.info("model-gateway listening on %s", shown)
+        return cls(
+            config,
+            database,
+            keys,
+            ledger,
+            redis,
+            pipeline,
+            servicer,
+            server,
+            health,
+            tracer_provider,
+            metrics_server,
+        )
+
+    async def start(self) -> None:
+        self.keys.start()
+        self.ledger.start()
+        await self.pipeline.start()
+        await self.server.start()
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def drain(self) -> None:
+        """Health NOT_SERVING, new calls refused, in-flight calls get the grace period."""
+        log.info("model-gateway stopping: draining for up to %ss", self.config.server.shutdown_grace_s)
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(self.config.server.shutdown_grace_s)
+        # Calls cancelled at the end of the grace period record themselves as they unwind.
+        await asyncio.sleep(0)
+
+    async def close(self) -> None:
+        """After the drain: every call is in the ledger before the database closes."""
+        await self.ledger.close()
+        await self.keys.close()
+        await self.pipeline.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.database.close()
+        if self.metrics_server is not None:
+            self.metrics_server.close()
+        tracing.shutdown_tracing(self.tracer_provider)
+        log.info("model-gateway stopped")
+
+
 async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
     """Run until SIGTERM/SIGINT, then drain: health NOT_SERVING, in-flight calls get the grace period.
 
     Before binding: the database is opened and migrated, the API keys read, and
     a public bind without keys refused (StorageError / StartError, one line each).
     """
-    # The database first: a bad storage.database stops the start before anything listens.
-    database = await open_database(config.storage.database)
-    keys = KeyTable(config.auth, KeyStore(database))
-    try:
-        await keys.refresh()
-        refusal = anonymous_refusal(config, listen, keys.any_keys)
-    except BaseException:
-        await database.close()
-        raise
-    if refusal is not None:
-        await database.close()
-        raise StartError(refusal)
-    public = not all(is_loopback(address) for address in (*listen, config.server.bridge))
-    ledger = Ledger(database, config.usage)
-    tracer_provider = tracing.setup_tracing(config.telemetry, config.telemetry.service_name)
-    genai.configure(tracer_provider is not None, tracing.record_content(config.telemetry, os.environ))
-    telemetry.instrument_upstream_http(tracer_provider)
-    metrics_server = MetricsServer(config.server.metrics) if config.server.metrics else None
-    # One Redis client for every stage that shares state (limits, cache): one connection pool.
-    redis = connect_redis(config.storage.redis) if config.storage.redis else None
-    pipeline = Pipeline(
-        config,
-        build_providers(config),
-        stages=policy_stages(
-            config,
-            redis=redis,
-            metrics=PolicyMetrics(),
-            sinks=[AccessLog(), ledger],
-            keys=keys,
-            public=public,
-        ),
-        observers=GenAIObservers(),
-        resilience=Resilience(events=RoutingMetrics(deployment_labels(config))),
-        redis=redis,  # with it, every instance's breakers share their state
-    )
-    server = aio.server(
-        options=server_options(config), interceptors=telemetry.server_interceptors(tracer_provider)
-    )
-    pb_grpc.add_ModelGatewayServicer_to_server(
-        ModelGatewayService(pipeline, config.server.request_timeout_s, database), server
-    )
-    health = HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    reflection.enable_server_reflection(
-        [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
-        server,
-    )
-    for address in listen:
-        port = server.add_insecure_port(address)
-        shown = address if address.startswith("unix:") else f"{address.rsplit(':', 1)[0]}:{port}"
-        log.info("model-gateway listening on %s", shown)
-    keys.start()
-    ledger.start()
-    await pipeline.start()
-    await server.start()
-    for name in ("", SERVICE_NAME):
-        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    gateway = await Gateway.open(config, listen)
+    await gateway.start()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -123,18 +197,5 @@ async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
 
-    log.info("model-gateway stopping: draining for up to %ss", config.server.shutdown_grace_s)
-    await health.enter_graceful_shutdown()
-    await server.stop(config.server.shutdown_grace_s)
-    # Calls cancelled at the end of the grace period record themselves as they unwind.
-    await asyncio.sleep(0)
-    await ledger.close()  # every call drained above is in the ledger before the database closes
-    await keys.close()
-    await pipeline.close()
-    if redis is not None:
-        await redis.aclose()
-    await database.close()
-    if metrics_server is not None:
-        metrics_server.close()
-    tracing.shutdown_tracing(tracer_provider)
-    log.info("model-gateway stopped")
+    await gateway.drain()
+    await gateway.close()
