@@ -167,9 +167,9 @@ def check_routing(routing: RoutingSettings, models: Sequence[_Model], names: Map
     """
     canonical = {name: model.name for model in models for name in (model.name, *model.aliases)}
     by_name = {model.name: model for model in models}
-    for i, model in enumerate(models):
-        _check_model(i, model, canonical)
     _check_cycles(models, canonical, by_name)
+    for i, model in enumerate(models):
+        _check_model(i, model, canonical, by_name)
     auto = routing.auto
     for j, rule in enumerate(auto.rules):
         if rule.model not in canonical:
@@ -210,7 +210,7 @@ def _check_timing(where: str, backoff: Backoff, breaker: BreakerSettings) -> Non
         )
 
 
-def _check_model(i: int, model: _Model, canonical: Mapping[str, str]) -> None:
+def _check_model(i: int, model: _Model, canonical: Mapping[str, str], by_name: Mapping[str, _Model]) -> None:
     where = f"models[{i}]"
     twice = model.strategy is not None and model.routing is not None and model.routing.strategy is not None
     if twice and model.routing is not None and model.strategy != model.routing.strategy:
@@ -232,6 +232,12 @@ def _check_model(i: int, model: _Model, canonical: Mapping[str, str]) -> None:
         for j, tier in enumerate(model.cascade.models):
             if tier not in canonical:
                 raise ValueError(f"{where}.cascade.models[{j}]: {_unknown(tier, canonical)}")
+            target = by_name[canonical[tier]]
+            if target.cascade is not None or (target.split and not target.deployments):
+                raise ValueError(
+                    f"{where}.cascade.models[{j}]: '{tier}' is a cascade or a split; a tier is a model "
+                    "with deployments"
+                )
         stream_from = model.cascade.stream_from
         if stream_from is not None and stream_from not in model.cascade.models:
             raise ValueError(f"{where}.cascade.stream_from: '{stream_from}' is not one of cascade.models")

@@ -27,18 +27,20 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import grpc
 
 from model_gateway.core.observers import AttemptObserver, CallObserver
 from model_gateway.deadline import Deadline
 from model_gateway.errors import GatewayError, Reason
+from model_gateway.pricing import cost_of
 from model_gateway.providers import Provider
 from model_gateway.routing.breaker import BreakerView
 from model_gateway.routing.events import QUIET_EVENTS, RoutingEvents
 from model_gateway.routing.registry import Route
 from model_gateway.routing.retry import Verdict, retryable, verdict
+from model_gateway.routing.router import CASCADE
 from modelgateway.v1 import gateway_pb2 as pb
 
 T = TypeVar("T", pb.GenerateResponse, pb.EmbedResponse)
@@ -63,6 +65,7 @@ class Attempt:
     route: Route
     number: int  # 1-based, retries included
     decision: str = ""  # the strategy or rule that chose the route (set by the pipeline)
+    spent: pb.Cost | None = None  # a cascade: what the answers it rejected cost
 
     def describe(self, requested: str, decision: str | None = None) -> pb.Route:
         return pb.Route(
@@ -73,7 +76,7 @@ class Attempt:
             upstream_model=self.route.deployment.model,
             attempts=self.number,
             fallback_used=self.route.fallback,
-            decision=self.decision if decision is None else decision,
+            decision=_decided(self.route, self.decision if decision is None else decision),
         )
 
 
@@ -89,12 +92,14 @@ class _Failover(Generic[R]):
     """One call's walk over its routes."""
 
     __slots__ = (
+        "accept",
         "attempt",
         "deadline",
         "model",
         "number",
         "observe",
         "providers",
+        "rejected",
         "res",
         "skipped",
         "stream",
@@ -111,11 +116,14 @@ class _Failover(Generic[R]):
         observe: CallObserver,
         res: Resilience,
         stream: bool,
+        accept: Callable[[Route, R], str] | None = None,
     ) -> None:
         self.model, self.providers, self.deadline = model, providers, deadline
         self.attempt, self.observe, self.res, self.stream = attempt, observe, res, stream
         self.number = 0
         self.ticket = 0  # the breaker ticket of the stream that answered
+        self.accept = accept  # a cascade's checks: why a tier's answer is not kept ("" to keep it)
+        self.rejected: list[tuple[Route, R]] = []  # cascade answers not kept, cheapest tier first
         self.tried: list[tuple[Attempt, GatewayError]] = []
         self.skipped: list[Route] = []
 
@@ -123,22 +131,34 @@ class _Failover(Generic[R]):
         retries: list[_Retry] | None = None
         last = len(routes) - 1
         for index, route in enumerate(routes):
+            if self.rejected and route.model is self.rejected[-1][0].model:
+                continue  # a cascade tier that answered, not well enough: on to the next tier
             if retries and route.model is not routes[index - 1].model:
                 won = await self._retry(retries)  # the group is done: its retries before the next group
                 if won is not None:
-                    return won
+                    return self._won(won)
                 retries = None
             outcome = await self._try(route, 1, more=index < last)
             if isinstance(outcome, _Retry):
                 retries = retries or []
                 retries.append(outcome)
+            elif isinstance(outcome, _Rejected):
+                retries = None
             elif outcome is not None:
-                return outcome
+                return self._won(outcome)
         if retries:
             won = await self._retry(retries)
             if won is not None:
-                return won
+                return self._won(won)
+        if self.rejected:  # every later tier failed: the last rejected answer beats an error
+            route, result = self.rejected.pop()
+            return self._won((result, Attempt(route, self.number)))
         raise self._give_up()
+
+    def _won(self, won: tuple[R, Attempt]) -> tuple[R, Attempt]:
+        if self.rejected:
+            won[1].spent = _spent(self.rejected)
+        return won
 
     async def _retry(self, queue: list[_Retry]) -> tuple[R, Attempt] | None:
         while queue:
@@ -153,13 +173,17 @@ class _Failover(Generic[R]):
                 outcome = await self._try(entry.route, entry.tries + 1, more=True)
                 if isinstance(outcome, _Retry):
                     later.append(outcome)
+                elif isinstance(outcome, _Rejected):
+                    return None  # a cascade tier answered: no more retries of it
                 elif outcome is not None:
                     return outcome
             queue = later
         return None
 
-    async def _try(self, route: Route, tries: int, more: bool) -> tuple[R, Attempt] | _Retry | None:
-        """One try: the answer, a retry to schedule, or None (failed over, or skipped)."""
+    async def _try(
+        self, route: Route, tries: int, more: bool
+    ) -> tuple[R, Attempt] | _Retry | _Rejected | None:
+        """One try: the answer, a retry to schedule, a cascade's rejection, or None (failed over, skipped)."""
         left = self.deadline.left()
         if left <= 0:  # out of time: say so, naming what failed on the way
             raise self._give_up()
@@ -204,6 +228,9 @@ class _Failover(Generic[R]):
                 self.ticket = ticket  # a stream's verdict comes at its end (_observed)
             else:
                 breaker.succeeded(ticket)
+        if route.cascade is not None and self.accept is not None and self.accept(route, result):
+            self.rejected.append((route, result))
+            return _REJECTED
         return result, attempt
 
     def _failed(
@@ -281,6 +308,30 @@ class _Failover(Generic[R]):
         )
 
 
+class _Rejected:
+    """A cascade tier's answer that failed its checks: failover moves on to the next tier."""
+
+
+_REJECTED = _Rejected()
+
+
+def _decided(route: Route, decision: str) -> str:
+    """A cascade's decision names the tier that answered."""
+    return f"{CASCADE}:{route.model.name}" if decision == CASCADE else decision
+
+
+def _spent(rejected: list[tuple[Route, Any]]) -> pb.Cost:
+    """What the answers a cascade rejected cost, each at its own model's prices."""
+    total = pb.Cost()
+    for route, answer in rejected:
+        if isinstance(answer, pb.GenerateResponse):
+            cost = cost_of(route.model.pricing, answer.usage)
+            total.input_usd += cost.input_usd
+            total.output_usd += cost.output_usd
+            total.total_usd += cost.total_usd
+    return total
+
+
 def _retry_in(route: Route) -> str:
     return _when(route.breaker.view()) if route.breaker is not None else ""
 
@@ -315,13 +366,17 @@ async def call_unary(
     call: Callable[[Provider, Route, float], Awaitable[T]],
     observe: CallObserver,
     resilience: Resilience = DEFAULT_RESILIENCE,
+    accept: Callable[[Route, T], str] | None = None,
 ) -> tuple[T, Attempt]:
     async def attempt(provider: Provider, route: Route, left: float, observed: AttemptObserver) -> T:
         result = await call(provider, route, left)
         observed.succeeded(result)
         return result
 
-    return await _Failover(model, providers, deadline, attempt, observe, resilience, stream=False).run(routes)
+    failover = _Failover(
+        model, providers, deadline, attempt, observe, resilience, stream=False, accept=accept
+    )
+    return await failover.run(routes)
 
 
 async def open_stream(

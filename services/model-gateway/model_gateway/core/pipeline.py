@@ -31,6 +31,7 @@ from model_gateway.errors import GatewayError
 from model_gateway.providers import Provider
 from model_gateway.routing.breaker import Breakers, BreakerView
 from model_gateway.routing.breaker_redis import SharedBreakers
+from model_gateway.routing.cascade import cascade_check
 from model_gateway.routing.registry import Registry, Route, circuit_of
 from model_gateway.routing.router import Router
 from model_gateway.routing.strategy import RoutingStrategy
@@ -48,6 +49,17 @@ def _deployment_health(view: BreakerView) -> pb.DeploymentHealth:
         retry_in_s=retry_in,
         consecutive_failures=view.failures,
         last_error=view.last_error,
+    )
+
+
+def _plus(cost: pb.Cost, more: pb.Cost | None) -> pb.Cost:
+    """The answer's cost, plus what a cascade spent on answers it rejected."""
+    if more is None:
+        return cost
+    return pb.Cost(
+        input_usd=cost.input_usd + more.input_usd,
+        output_usd=cost.output_usd + more.output_usd,
+        total_usd=cost.total_usd + more.total_usd,
     )
 
 
@@ -172,7 +184,8 @@ class Pipeline:
             raise
         await self.stages.leave(call)
         if call.cost is not None:
-            response.cost.CopyFrom(call.cost)
+            spent = response.cost if call.answer is None and response.HasField("cost") else None
+            response.cost.CopyFrom(_plus(call.cost, spent))
         if call.ctx.rate_limits is not None:
             response.rate_limits.CopyFrom(call.ctx.rate_limits)
         return response
@@ -189,7 +202,10 @@ class Pipeline:
             ),
             self.observers.generate(request, stream=False),
             self.resilience,
+            cascade_check(request),
         )
+        if attempt.spent is not None:  # a cascade: the answers it paid for and did not keep
+            response.cost.CopyFrom(attempt.spent)
         response.id = response.id or _new_id()
         response.model = request.model
         response.created = response.created or int(time.time())

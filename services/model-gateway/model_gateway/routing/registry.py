@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import grpc
 
@@ -21,7 +21,7 @@ from model_gateway.providers.base import ModelSettings
 from model_gateway.routing.breaker import Breaker, Breakers, BreakerView, CircuitState
 from model_gateway.routing.retry import NO_RETRIES, RetryPolicy
 from model_gateway.routing.stats import DeploymentStats
-from model_gateway.routing_settings import StrategyName, merged
+from model_gateway.routing_settings import CascadeSettings, StrategyName, merged
 from modelgateway.v1 import gateway_pb2 as pb
 
 AUTO = "auto"  # the model name that routes by routing.auto's rules
@@ -44,6 +44,8 @@ class Route:
     policy: RetryPolicy = NO_RETRIES  # retries of this deployment, from the model's routing
     breaker: Breaker | None = None  # the deployment's, shared by every model that uses it
     stats: DeploymentStats | None = None  # kept when a load-aware strategy reads them
+    # A cascade's tier below the last: its answer is kept only if it passes these checks.
+    cascade: CascadeSettings | None = None
     label: str = field(init=False)  # "<provider>/<upstream model>"
 
     def __post_init__(self) -> None:
@@ -112,6 +114,18 @@ class Registry:
             self._own[model.name] = (pair[0], pair[1])
         # Every model's fallback chain, depth first, each model once.
         self.chains: dict[str, tuple[ModelConfig, ...]] = {m.name: self._chain(m) for m in config.models}
+        # Each cascade's tiers, cheapest first: every tier but the last carries the checks.
+        self.tiers: dict[str, tuple[tuple[ModelConfig, tuple[Route, ...]], ...]] = {}
+        for model in config.models:
+            if model.cascade is None:
+                continue
+            names = model.cascade.models
+            tiers = []
+            for index, name in enumerate(names):
+                tier = self._models[name]
+                checks = model.cascade if index < len(names) - 1 else None
+                tiers.append((tier, tuple(replace(r, cascade=checks) for r in self._own[tier.name][0])))
+            self.tiers[model.name] = tuple(tiers)
         self._flat = {
             m.name: self._own[m.name][0] + tuple(r for f in self.chains[m.name] for r in self._own[f.name][1])
             for m in config.models

@@ -25,12 +25,13 @@ from model_gateway.routing.strategy import Ordered, RoutingStrategy, build
 from modelgateway.v1 import gateway_pb2 as pb
 
 _NO_CLIENT: Mapping[str, str] = {}
+CASCADE = "cascade"  # the decision of a cascade until a tier answers: then `cascade:<tier>`
 
 
 @dataclass(slots=True)
 class Plan:
     model: ModelConfig  # the configured model chosen (after auto and split)
-    routes: list[Route]  # in the order to try them; empty for a cascade (its tiers are models)
+    routes: list[Route]  # in the order to try them (a cascade: every tier's, cheapest first)
     decision: str
     arm: str = ""  # the A/B arm, when a split chose
 
@@ -69,9 +70,23 @@ class Router:
         model = self.registry.resolve(name)
         if model.split:
             return self._split(model, request, who, stream)
-        if model.kind == "cascade":
-            return Plan(model, [], decision or "cascade")
+        if model.cascade is not None:
+            return self._cascade(model, decision, stream)
         return Plan(model, self.order(model, stream), decision or self.strategies[model.name].name)
+
+    def _cascade(self, model: ModelConfig, decision: str, stream: bool, arm: str = "") -> Plan:
+        """Unary: every tier's routes, cheapest tier first, each ordered by its own strategy (failover
+        moves to the next tier when an answer fails the checks). A stream is served by `stream_from`
+        (default: the last tier). The decision becomes `cascade:<tier>` once a tier answers."""
+        cascade = model.cascade
+        assert cascade is not None
+        if stream:
+            tier = self.registry.resolve(cascade.stream_from or cascade.models[-1])
+            return Plan(tier, self.order(tier, stream), decision or f"cascade:{tier.name}", arm)
+        routes: list[Route] = []
+        for tier, tier_routes in self.registry.tiers[model.name]:
+            routes += self.strategies[tier.name].order(tier_routes, stream)
+        return Plan(model, routes, decision or CASCADE, arm)
 
     def order(self, model: ModelConfig, stream: bool = False) -> list[Route]:
         if model.name in self._plain:
@@ -99,8 +114,8 @@ class Router:
         decision = f"split:{arm.name}"
         if arm.model is not None:
             chosen = self.registry.resolve(arm.model)
-            if chosen.kind == "cascade":
-                return Plan(chosen, [], decision, arm.name)
+            if chosen.cascade is not None:
+                return self._cascade(chosen, decision, stream, arm.name)
             return Plan(chosen, self.order(chosen, stream), decision, arm.name)
         routes = self.order(model, stream)
         first = [r for r in routes if not r.fallback and r.label == arm.deployment]
