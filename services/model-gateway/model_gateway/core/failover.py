@@ -388,20 +388,28 @@ async def open_stream(
     observe: CallObserver,
     resilience: Resilience = DEFAULT_RESILIENCE,
 ) -> tuple[pb.StreamChunk, AsyncIterator[pb.StreamChunk], Attempt]:
-    """The first chunk of the first route that produces one, and the rest of that stream."""
+    """The first chunk of the first route that produces one, and the rest of that stream.
+
+    The first chunk is the first with content (text, reasoning, a tool-call
+    fragment) or the final one: a stream that fails after only empty deltas
+    still fails over, since nothing reached the client.
+    """
 
     async def attempt(
         provider: Provider, route: Route, left: float, observed: AttemptObserver
     ) -> tuple[pb.StreamChunk, AsyncIterator[pb.StreamChunk], AttemptObserver]:
         chunks = call(provider, route, left)
-        try:
-            first = await anext(chunks)
-        except StopAsyncIteration:
-            raise GatewayError(
-                grpc.StatusCode.UNAVAILABLE,
-                Reason.UPSTREAM_ERROR,
-                f"{route.label} ended the stream without a single chunk",
-            ) from None
+        while True:  # leading empty deltas (a bare role chunk) show a client nothing: no commitment yet
+            try:
+                first = await anext(chunks)
+            except StopAsyncIteration:
+                raise GatewayError(
+                    grpc.StatusCode.UNAVAILABLE,
+                    Reason.UPSTREAM_ERROR,
+                    f"{route.label} ended the stream without a single chunk",
+                ) from None
+            if first.HasField("final") or first.delta.ListFields():
+                break
         observed.chunk(first)
         return first, chunks, observed
 

@@ -7,6 +7,7 @@ recorded (and move the clock the breakers read), never slept.
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
@@ -17,9 +18,19 @@ from model_gateway.core.failover import Attempt, Resilience
 from model_gateway.core.pipeline import Pipeline
 from model_gateway.deadline import Deadline
 from model_gateway.errors import GatewayError, Reason
+from model_gateway.providers.base import NO_SETTINGS
 from model_gateway.routing.breaker import CircuitState
 from modelgateway.v1 import gateway_pb2 as pb
-from tests.fakes.scripted import HANG, OK, ScriptedProvider, Step, bad_request, rate_limited, unavailable
+from tests.fakes.scripted import (
+    HANG,
+    OK,
+    Logged,
+    ScriptedProvider,
+    Step,
+    bad_request,
+    rate_limited,
+    unavailable,
+)
 from tests.unit.service.routing.support import Events, FakeClock, ollama_busy, timed_out
 
 CONFIG = parse_config(
@@ -266,3 +277,23 @@ async def test_health_and_models_show_each_circuit() -> None:
 
 def test_ok_is_the_scripted_answer() -> None:
     assert OK == "ok"
+
+
+class RoleThenFail(ScriptedProvider):
+    """An upstream whose stream opens with a bare role chunk (an empty delta), then fails."""
+
+    async def stream(  # type: ignore[override]
+        self, request: pb.GenerateRequest, model: str, timeout: float, settings: object = None
+    ) -> AsyncIterator[pb.StreamChunk]:
+        self.calls.append(Logged(model, timeout, NO_SETTINGS))
+        yield pb.StreamChunk(delta=pb.Delta())
+        raise unavailable("dropped after the role chunk")
+
+
+async def test_a_stream_that_failed_after_only_empty_deltas_still_fails_over() -> None:
+    providers = {"a": RoleThenFail("a"), "b": ScriptedProvider("b"), "local": ScriptedProvider("local")}
+    pipeline = Pipeline(CONFIG, dict(providers), resilience=Resilience(FakeClock(), FakeClock().sleep))
+    attempt, chunks = await pipeline.stream(request("pair"), ctx())
+    received = [chunk async for chunk in chunks]
+    assert isinstance(attempt, Attempt) and attempt.route.label == "b/n" and attempt.number == 2
+    assert received[0].delta.text == "from n"  # the empty delta was never passed on
