@@ -282,7 +282,7 @@ def test_ok_is_the_scripted_answer() -> None:
 class RoleThenFail(ScriptedProvider):
     """An upstream whose stream opens with a bare role chunk (an empty delta), then fails."""
 
-    async def stream(  # type: ignore[override]
+    async def stream(
         self, request: pb.GenerateRequest, model: str, timeout: float, settings: object = None
     ) -> AsyncIterator[pb.StreamChunk]:
         self.calls.append(Logged(model, timeout, NO_SETTINGS))
