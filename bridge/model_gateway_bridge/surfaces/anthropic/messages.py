@@ -115,7 +115,7 @@ def _blocks(
         path = f"{where}.content.{j}"
         block = read.object(raw, path)
         kind = block.get("type")
-        if kind not in _KNOWN_BLOCKS:
+        if not isinstance(kind, str) or kind not in _KNOWN_BLOCKS:
             raise unknown_block(kind, path, j, allowed)
         _cache_marker(block, path, seen)
         if kind in allowed:
@@ -248,6 +248,7 @@ def _tool_result(
         inner = f"{path}.content.{k}"
         part = read.object(raw, inner)
         kind = part.get("type")
+        kind = kind if isinstance(kind, str) else None
         if kind in allowed:
             _cache_marker(part, inner, seen)
             _user_part(part, inner, message.content)

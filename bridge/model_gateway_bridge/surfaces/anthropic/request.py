@@ -166,16 +166,17 @@ def _thinking(value: Any) -> JSON | None:
         raise INVALID.wrong_value(
             "thinking.type", f"Input should be one of {', '.join(_THINKING_TYPES)}, got {show(kind)}"
         )
-    if kind == "enabled":
-        if thinking.get("budget_tokens") is None:
-            raise INVALID.missing("thinking.budget_tokens")
+    if thinking.get("budget_tokens") is not None:
         read.integer(thinking["budget_tokens"], "thinking.budget_tokens", (1, INT32[1]))
+    elif kind == "enabled":
+        raise INVALID.missing("thinking.budget_tokens")
     return thinking
 
 
 def _output_config(body: JSON, request: pb.GenerateRequest) -> JSON:
     """What of `output_config` goes to provider_options; its `format` becomes the response format."""
-    config = dict(read.object(body.get("output_config") or {}, "output_config"))
+    raw = body.get("output_config")
+    config = {} if raw is None else dict(read.object(raw, "output_config"))
     spec = config.pop("format", None)
     where = "output_config.format"
     if spec is None and body.get("output_format") is not None:

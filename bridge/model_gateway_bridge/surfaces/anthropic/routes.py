@@ -42,8 +42,8 @@ class _Versioned(APIRoute):
         return super().matches(scope)
 
 
-router = APIRouter(prefix="/v1")
-_models = APIRouter(route_class=_Versioned)  # included in `router`, under its /v1
+_messages = APIRouter(prefix="/v1")
+_models = APIRouter(prefix="/v1", route_class=_Versioned)
 
 
 async def _parse(request: Request, counting: bool = False) -> Parsed:
@@ -51,7 +51,7 @@ async def _parse(request: Request, counting: bool = False) -> Parsed:
     return parse_messages(body, beta_flags(request.headers.get("anthropic-beta")), counting=counting)
 
 
-@router.post("/messages")
+@_messages.post("/messages")
 async def create_message(request: Request) -> Response:
     """`?beta=true` (the SDKs' beta client, Claude Code) is the same endpoint; unknown betas are ignored."""
     state = state_of(request)
@@ -65,7 +65,7 @@ async def create_message(request: Request) -> Response:
     return json_response(message_object(response, model), headers={**headers, **extra})
 
 
-@router.post("/messages/count_tokens")
+@_messages.post("/messages/count_tokens")
 async def count_tokens(request: Request) -> Response:
     """The provider's own count, or the gateway's estimate (said so in a header); never a completion."""
     state = state_of(request)
@@ -101,16 +101,18 @@ async def list_models(request: Request) -> Response:
     return json_response(page, headers={"x-request-id": ctx.request_id, "request-id": ctx.request_id})
 
 
-@_models.get("/models/{model_id:path}")
-async def retrieve_model(model_id: str, request: Request) -> Response:
+@_models.get("/models/{model:path}")
+async def retrieve_model(model: str, request: Request) -> Response:
     state = state_of(request)
     ctx = state.context(request)
     call = state.client.stub.GetModel(
-        pb.GetModelRequest(name=model_id), metadata=ctx.metadata, timeout=ctx.timeout
+        pb.GetModelRequest(name=model), metadata=ctx.metadata, timeout=ctx.timeout
     )
     reply: pb.Model = await call_unary(call, ctx)
     headers = {"x-request-id": ctx.request_id, "request-id": ctx.request_id}
-    return json_response(model_info(model_id, reply), headers=headers)
+    return json_response(model_info(model, reply), headers=headers)
 
 
+router = APIRouter()
+router.include_router(_messages)
 router.include_router(_models)

@@ -39,24 +39,25 @@ def read_tools(body: JSON, request: pb.GenerateRequest) -> ToolsRead:
     for i, raw in enumerate(read.array(body.get("tools"), "tools")):
         where = f"tools.{i}"
         tool = read.object(raw, where)
-        kind = tool.get("type")
-        if kind not in (None, "custom"):
-            if not isinstance(kind, str):
-                raise read.wrong_type(f"{where}.type", "string", kind)
-            name = tool.get("name")
-            result.dropped_tools.append(name if isinstance(name, str) and name else kind)
-            continue
-        if tool.get("cache_control") is not None:
-            result.cache_control = read.object(tool["cache_control"], f"{where}.cache_control")
-        out = pb.Tool(
-            name=read.required_string(tool.get("name"), f"{where}.name"),
-            description=read.string(tool.get("description"), f"{where}.description"),
-            strict=read.boolean(tool.get("strict"), f"{where}.strict"),
-        )
+        kind = read.string(tool.get("type"), f"{where}.type") or "custom"
+        name = read.string(tool.get("name"), f"{where}.name")
+        description = read.string(tool.get("description"), f"{where}.description")
+        strict = read.boolean(tool.get("strict"), f"{where}.strict")
         schema = tool.get("input_schema")
+        if schema is not None:
+            schema = read.object(schema, f"{where}.input_schema")
+        marker = tool.get("cache_control")
+        if marker is not None:
+            result.cache_control = read.object(marker, f"{where}.cache_control")
+        if kind != "custom":
+            result.dropped_tools.append(name or kind)
+            continue
+        if not name.strip():
+            raise INVALID.missing(f"{where}.name") if not name else INVALID.empty(f"{where}.name")
         if schema is None:
             raise INVALID.missing(f"{where}.input_schema")
-        dict_to_struct(read.object(schema, f"{where}.input_schema"), out.parameters)
+        out = pb.Tool(name=name, description=description, strict=strict)
+        dict_to_struct(schema, out.parameters)
         request.tools.append(out)
     if body.get("tool_choice") is not None:
         _tool_choice(body["tool_choice"], request, result)
@@ -71,7 +72,10 @@ def _tool_choice(value: Any, request: pb.GenerateRequest, result: ToolsRead) -> 
         raise INVALID.wrong_value(
             "tool_choice.type", f"Input should be 'auto', 'any', 'tool' or 'none', got {show(kind)}"
         )
-    name = read.required_string(choice.get("name"), "tool_choice.name") if kind == "tool" else ""
+    name = read.string(choice.get("name"), "tool_choice.name")
+    if kind == "tool" and not name.strip():
+        raise INVALID.missing("tool_choice.name")
+    name = name if kind == "tool" else ""
     if read.boolean(choice.get("disable_parallel_tool_use"), "tool_choice.disable_parallel_tool_use"):
         result.dropped_params.append("tool_choice.disable_parallel_tool_use")
     names = {tool.name for tool in request.tools}

@@ -320,6 +320,12 @@ def test_string_tool_result_and_canonical_json() -> None:
             'messages.1.content.0.tool_use_id: "toolu_9" matches no tool_use block of an earlier assistant '
             "turn; each tool_result must answer a tool_use",
         ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": {}}]}]},
+            "messages.0.content.0.type: unknown content block type {} at index 0; "
+            "expected one of text, image, document, search_result, tool_result",
+        ),
+        ({"output_config": False}, "output_config: Input should be a valid dictionary, got false"),
         ({"tools": [{"name": "t"}]}, "tools.0.input_schema: Field required"),
         (
             {"tool_choice": {"type": "sometimes"}},
