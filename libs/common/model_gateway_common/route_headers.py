@@ -1,14 +1,20 @@
 """The route a call took, as gRPC metadata and, through the bridge, HTTP response headers.
 
-Beside the route: the response cache's verdict (`x-gateway-cache`) and the
-caller's rate-limit standing as OpenAI sends it (`x-ratelimit-*`).
+Beside the route: the response cache's verdict (`x-gateway-cache`), the
+request fields the serving provider left out (`x-gateway-dropped-params`) and
+the caller's rate-limit standing as OpenAI sends it (`x-ratelimit-*`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from modelgateway.v1 import gateway_pb2 as pb
 
 CACHE_HEADER = "x-gateway-cache"  # hit | miss | bypass; also a request header (`bypass`)
+# Request fields no upstream received, comma-separated: "top_k, options.num_ctx".
+DROPPED_PARAMS_HEADER = "x-gateway-dropped-params"
+_MAX_DROPPED_CHARS = 2000  # a header, not a dump: a caller with hundreds of extras sees the first ones
 RATE_LIMIT_HEADERS = (
     "x-ratelimit-limit-requests",
     "x-ratelimit-remaining-requests",
@@ -25,6 +31,7 @@ ROUTE_HEADERS = (
     "x-gateway-attempts",
     DECISION_HEADER,
     CACHE_HEADER,
+    DROPPED_PARAMS_HEADER,
     *RATE_LIMIT_HEADERS,
 )
 
@@ -38,7 +45,25 @@ def route_metadata(route: pb.Route) -> tuple[tuple[str, str], ...]:
     )
     if route.decision:
         pairs = (*pairs, (DECISION_HEADER, route.decision))
-    return (*pairs, (CACHE_HEADER, route.cache)) if route.cache else pairs
+    if route.cache:
+        pairs = (*pairs, (CACHE_HEADER, route.cache))
+    if route.dropped_params:
+        pairs = (*pairs, (DROPPED_PARAMS_HEADER, dropped_value(route.dropped_params)))
+    return pairs
+
+
+def dropped_value(names: Iterable[str], also: str = "") -> str:
+    """Names as one header value: printable ASCII (gRPC metadata and HTTP both need it), each once,
+    after those already in `also` (a front door's own dropped fields)."""
+    seen = [name.strip() for name in also.split(",") if name.strip()]
+    for name in names:
+        clean = "".join(c if " " <= c <= "~" and c != "," else "?" for c in name).strip()
+        if clean and clean not in seen:
+            seen.append(clean)
+    value = ", ".join(seen)
+    if len(value) > _MAX_DROPPED_CHARS:
+        value = value[:_MAX_DROPPED_CHARS].rsplit(", ", 1)[0] + ", ..."
+    return value
 
 
 def rate_limit_metadata(limits: pb.RateLimits | None) -> tuple[tuple[str, str], ...]:
