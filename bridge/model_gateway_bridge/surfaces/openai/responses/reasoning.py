@@ -9,6 +9,10 @@ those providers keep working through a Responses client. The content is
 `mg1.` + base64url(JSON); it is opaque to the client, not encrypted (the
 signatures in it are the providers' own). Encrypted content the gateway did
 not write (api.openai.com's) is kept as an OpenAI reasoning part.
+
+An unstreamed reply names the provider kind of each part; a stream's deltas
+do not, so streamed parts carry kind "" (Anthropic takes those back, Gemini
+only its own: a Gemini stream's call signatures still travel, by call id).
 """
 
 from __future__ import annotations

@@ -53,7 +53,9 @@ class _Item:
     started: bool = False  # reasoning: its summary part was announced
     call_id: str = ""
     name: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    # reasoning: the signed (or redacted) blocks so far, and the text the next signature will close
+    parts: list[pb.ReasoningPart] = field(default_factory=list)
+    unsigned: str = ""
 
 
 class ResponsesStream(Framer):
@@ -135,15 +137,15 @@ class ResponsesStream(Framer):
 
     def _delta(self, delta: pb.Delta) -> bytes:
         out = b""
-        if delta.reasoning:
-            out += self._reasoning(delta.reasoning)
+        if delta.reasoning or delta.reasoning_signature or delta.redacted_reasoning:
+            out += self._reasoning(delta)
         if delta.text:
             out += self._text(delta.text)
         for fragment in delta.tool_calls:
             out += self._call(fragment)
         return out
 
-    def _reasoning(self, text: str) -> bytes:
+    def _reasoning(self, delta: pb.Delta) -> bytes:
         out = b""
         item = self._open
         if item is None or item.kind != "reasoning":
@@ -152,13 +154,22 @@ class ResponsesStream(Framer):
             out += self._event(
                 "response.output_item.added", output_index=item.index, item=reasoning_item(item.id, "", None)
             )
-        where = {"item_id": item.id, "output_index": item.index, "summary_index": 0}
-        if not item.started:
-            item.started = True
-            part = {"type": "summary_text", "text": ""}
-            out += self._event("response.reasoning_summary_part.added", **where, part=part)
-        item.text += text
-        return out + self._event("response.reasoning_summary_text.delta", **where, delta=text)
+        if delta.reasoning:
+            where = {"item_id": item.id, "output_index": item.index, "summary_index": 0}
+            if not item.started:
+                item.started = True
+                part = {"type": "summary_text", "text": ""}
+                out += self._event("response.reasoning_summary_part.added", **where, part=part)
+            item.text += delta.reasoning
+            item.unsigned += delta.reasoning
+            out += self._event("response.reasoning_summary_text.delta", **where, delta=delta.reasoning)
+        # A stream does not say which provider kind signed: "" (Anthropic takes it back, others skip it).
+        if delta.reasoning_signature:
+            item.parts.append(pb.ReasoningPart(text=item.unsigned, signature=delta.reasoning_signature))
+            item.unsigned = ""
+        if delta.redacted_reasoning:
+            item.parts.append(pb.ReasoningPart(redacted=True, data=delta.redacted_reasoning))
+        return out
 
     def _text(self, text: str) -> bytes:
         out = b""
@@ -222,7 +233,8 @@ class ResponsesStream(Framer):
             return b""
         if item.kind == "message":
             return self._close_message(item, status)
-        return self._close_reasoning(item)
+        carried = reasoning.encode(item.parts, {}) if self.call.carry_reasoning else None
+        return self._close_reasoning(item, carried)
 
     def _close_all(self, status: str) -> bytes:
         out = self._close_open(status)

@@ -186,6 +186,27 @@ async def test_call_signatures_ride_in_a_reasoning_item_when_encrypted_content_i
     assert [item["type"] for item in plain[-1][1]["response"]["output"]] == ["function_call"]
 
 
+async def test_signed_and_redacted_reasoning_ride_in_encrypted_content_when_asked_for() -> None:
+    chunks = [
+        delta(thinking="Let me think."),
+        pb.StreamChunk(delta=pb.Delta(reasoning_signature="sig-1")),
+        pb.StreamChunk(delta=pb.Delta(redacted_reasoning="opaque")),
+        delta("42"),
+        final(),
+    ]
+    raw, events = await events_of(chunks, include=["reasoning.encrypted_content"])
+    item = events[-1][1]["response"]["output"][0]
+    assert item["summary"] == [{"type": "summary_text", "text": "Let me think."}]
+    carried = reasoning.decode(item["encrypted_content"])
+    assert carried.parts == [
+        pb.ReasoningPart(text="Let me think.", signature="sig-1"),
+        pb.ReasoningPart(redacted=True, data="opaque"),
+    ]
+    assert sdk_final(raw).output_text == "42"
+    _, plain = await events_of(chunks)
+    assert "encrypted_content" not in plain[-1][1]["response"]["output"][0]
+
+
 async def test_the_output_limit_ends_in_response_incomplete() -> None:
     _, events = await events_of([delta("Hel"), final(pb.FINISH_REASON_LENGTH)])
     name, body = events[-1]
