@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from model_gateway.cache_config import CacheConfig
 from model_gateway.limits_config import LimitsConfig
@@ -34,6 +34,9 @@ from model_gateway_common.tracing import TelemetryConfig
 __all__ = ["ConfigError", "GatewayConfig", "TelemetryConfig", "config_path", "load_config", "parse_config"]
 
 ProviderKind = Literal["ollama", "openai", "anthropic", "gemini", "huggingface"]
+# Which OpenAI-compatible server an `openai` provider talks to (providers/openai/flavors.py):
+# it decides the parameters sent beyond OpenAI's own. Unset: inferred from the base URL's host.
+OpenAIFlavor = Literal["openai", "vllm", "llamacpp", "groq", "openrouter", "lmstudio", "tgi", "generic"]
 
 DEFAULT_BASE_URLS: dict[str, str] = {
     "ollama": "http://127.0.0.1:11434",
@@ -72,11 +75,20 @@ class ProviderConfig(_Strict):
     connect_timeout_s: float = Field(default=5.0, gt=0)
     timeout_s: float = Field(default=600.0, gt=0)
     max_connections: int = Field(default=256, gt=0)
+    flavor: OpenAIFlavor | None = None  # `openai` and `huggingface` kinds only
 
     @field_validator("api_key", mode="before")
     @classmethod
     def _empty_key_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
+
+    @field_validator("flavor")
+    @classmethod
+    def _flavor_of_openai_kinds(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind")
+        if value is not None and kind not in ("openai", "huggingface"):
+            raise ValueError(f"is for the openai and huggingface kinds, not {kind}")
+        return value
 
     @property
     def url(self) -> str:
@@ -93,7 +105,8 @@ class PricingConfig(_Strict):
     input_per_mtok: float = Field(default=0.0, ge=0)
     output_per_mtok: float = Field(default=0.0, ge=0)
     cached_input_per_mtok: float | None = Field(default=None, ge=0)
-    cache_write_per_mtok: float | None = Field(default=None, ge=0)  # prompt-cache writes; else the input price
+    # prompt-cache writes; else the input price
+    cache_write_per_mtok: float | None = Field(default=None, ge=0)
 
 
 class ModelConfig(_Strict):

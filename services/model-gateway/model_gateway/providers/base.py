@@ -90,6 +90,18 @@ class Provider(abc.ABC):
             f"provider '{self.name}' ({self.kind}) does not support embeddings",
         )
 
+    def dropped_params(
+        self,
+        request: pb.GenerateRequest | pb.EmbedRequest,
+        model: str,
+        settings: ModelSettings = NO_SETTINGS,
+    ) -> list[str]:
+        """The request's fields this provider leaves out of its upstream call for `model`, by the
+        request's own names (`top_k`, `options.num_ctx`): told to the client in the
+        x-gateway-dropped-params header and written to the access log. Cheap, and the same
+        list the translation itself leaves out; the default: nothing is left out."""
+        return []
+
     async def count_tokens(
         self,
         request: pb.GenerateRequest,

@@ -6,21 +6,31 @@ import base64
 from array import array
 from typing import Any
 
+from model_gateway.providers.openai.flavors import GENERIC, Flavor
 from model_gateway.providers.openai.request import merge_provider_options
 from model_gateway.providers.readers import JSON, WireError, read_int
 from model_gateway.tokens import count_text
 from modelgateway.v1 import gateway_pb2 as pb
 
 EMBEDDINGS_PATH = "/embeddings"
+# openai-python `embedding_create_params`: what a strict server (flavor openai, groq, tgi) is sent.
+EMBEDDING_KEYS = frozenset({"model", "input", "dimensions", "encoding_format", "user"})
 
 
-def embed_body(request: pb.EmbedRequest, model: str) -> JSON:
+def embed_body(request: pb.EmbedRequest, model: str, flavor: Flavor = GENERIC) -> JSON:
+    return embed_translation(request, model, flavor)[0]
+
+
+def embed_translation(
+    request: pb.EmbedRequest, model: str, flavor: Flavor = GENERIC
+) -> tuple[JSON, list[str]]:
+    """The body, and the provider_options keys left out of it."""
     body: JSON = {"model": model, "input": list(request.input), "encoding_format": "float"}
     if request.HasField("dimensions"):
         body["dimensions"] = request.dimensions
     # `truncate` has no OpenAI equivalent (vLLM: truncate_prompt_tokens); provider_options can say it.
-    merge_provider_options(body, request.provider_options)
-    return body
+    keys = EMBEDDING_KEYS if flavor.strict else None
+    return body, merge_provider_options(body, request.provider_options, keys)
 
 
 def embed_response(obj: Any, request: pb.EmbedRequest) -> pb.EmbedResponse:

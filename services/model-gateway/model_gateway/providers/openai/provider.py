@@ -13,10 +13,11 @@ from model_gateway.errors import GatewayError, invalid
 from model_gateway.providers.base import NO_SETTINGS, ModelSettings, Provider
 from model_gateway.providers.estimate import estimate_missing_usage
 from model_gateway.providers.http import UpstreamHTTP
-from model_gateway.providers.openai.embed import EMBEDDINGS_PATH, embed_body, embed_response
+from model_gateway.providers.openai.embed import EMBEDDINGS_PATH, embed_response, embed_translation
 from model_gateway.providers.openai.errors import error_in_body
+from model_gateway.providers.openai.flavors import flavor_of
 from model_gateway.providers.openai.models import MODELS_PATH, model_ids
-from model_gateway.providers.openai.request import COMPLETIONS_PATH, request_body
+from model_gateway.providers.openai.request import COMPLETIONS_PATH, dropped_params, translate
 from model_gateway.providers.openai.response import response_from_chat, response_from_completion
 from model_gateway.providers.openai.stream import DONE, StreamState
 from model_gateway.providers.readers import JSON, WireError
@@ -29,6 +30,8 @@ class OpenAIProvider(Provider):
         super().__init__(name, config)
         key = config.api_key.get_secret_value() if config.api_key else ""
         self.http = UpstreamHTTP(name, config, headers={"Authorization": f"Bearer {key}"} if key else {})
+        # Which OpenAI-compatible server this is: what is sent beyond OpenAI's own parameters.
+        self.flavor = flavor_of(config)
 
     @property
     def address(self) -> str:
@@ -45,6 +48,16 @@ class OpenAIProvider(Provider):
         if error is not None:
             raise self.http.in_band_error(*error)
 
+    def dropped_params(
+        self,
+        request: pb.GenerateRequest | pb.EmbedRequest,
+        model: str,
+        settings: ModelSettings = NO_SETTINGS,
+    ) -> list[str]:
+        if isinstance(request, pb.EmbedRequest):
+            return embed_translation(request, model, self.flavor)[1]
+        return dropped_params(request, model, self.flavor, settings)
+
     async def generate(
         self,
         request: pb.GenerateRequest,
@@ -52,7 +65,8 @@ class OpenAIProvider(Provider):
         timeout: float,
         settings: ModelSettings = NO_SETTINGS,
     ) -> pb.GenerateResponse:
-        path, body = request_body(request, model, stream=False)
+        translation = translate(request, model, False, self.flavor, settings)
+        path, body = translation.path, translation.body
         started = time.perf_counter_ns()
         obj = await self.http.request_json("POST", path, timeout, body)
         total = time.perf_counter_ns() - started
@@ -72,7 +86,8 @@ class OpenAIProvider(Provider):
         timeout: float,
         settings: ModelSettings = NO_SETTINGS,
     ) -> AsyncIterator[pb.StreamChunk]:
-        path, body = request_body(request, model, stream=True)
+        translation = translate(request, model, True, self.flavor, settings)
+        path, body = translation.path, translation.body
         state = StreamState()
         decoder = SSEDecoder()
         saw_done = False
@@ -144,7 +159,8 @@ class OpenAIProvider(Provider):
     ) -> pb.EmbedResponse:
         if not request.input:
             raise invalid("input", "must not be empty")
-        obj = await self.http.request_json("POST", EMBEDDINGS_PATH, timeout, embed_body(request, model))
+        body, _ = embed_translation(request, model, self.flavor)
+        obj = await self.http.request_json("POST", EMBEDDINGS_PATH, timeout, body)
         self._raise_in_band(obj)
         try:
             return embed_response(obj, request)
