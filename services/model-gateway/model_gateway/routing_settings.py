@@ -41,6 +41,15 @@ class BreakerSettings(_Strict):
     sync_s: float = Field(default=1.0, gt=0)  # with storage.redis: how often shared state is read
 
 
+class HedgeSettings(_Strict):
+    """Hedged unary calls: when the first deployment is slow, the next one is asked too; the first
+    answer wins and the other call is cancelled. Off unless configured."""
+
+    after_s: float | None = Field(default=None, gt=0)  # a fixed delay; else the percentile below
+    percentile: float = Field(default=95, gt=0, lt=100)  # of the deployment's recent unary latencies
+    min_samples: int = Field(default=20, ge=1)  # fewer latencies seen: no hedging (unless after_s)
+
+
 class AutoWhen(_Strict):
     """Conditions of one auto rule; every condition given must hold."""
 
@@ -84,6 +93,7 @@ class RoutingSettings(_Strict):
     retries: int = Field(default=1, ge=0, le=10)  # extra tries of a deployment, for retryable failures
     backoff: Backoff = Field(default_factory=Backoff)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    hedge: HedgeSettings | None = None  # off by default
     auto: AutoSettings = Field(default_factory=AutoSettings)
 
 
@@ -94,6 +104,7 @@ class ModelRouting(_Strict):
     retries: int | None = Field(default=None, ge=0, le=10)
     backoff: Backoff | None = None
     breaker: BreakerSettings | None = None
+    hedge: HedgeSettings | None = None
 
 
 class SplitArm(_Strict):

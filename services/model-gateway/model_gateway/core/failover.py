@@ -25,13 +25,14 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import grpc
 
 from model_gateway.core.observers import AttemptObserver, CallObserver
+from model_gateway.core.streams import Abandonable
 from model_gateway.deadline import Deadline
 from model_gateway.errors import GatewayError, Reason
 from model_gateway.pricing import cost_of
@@ -130,22 +131,32 @@ class _Failover(Generic[R]):
     async def run(self, routes: list[Route]) -> tuple[R, Attempt]:
         retries: list[_Retry] | None = None
         last = len(routes) - 1
-        for index, route in enumerate(routes):
+        index = 0
+        while index <= last:
+            route = routes[index]
+            index += 1
             if self.rejected and route.model is self.rejected[-1][0].model:
                 continue  # a cascade tier that answered, not well enough: on to the next tier
-            if retries and route.model is not routes[index - 1].model:
+            if retries and route.model is not routes[index - 2].model:
                 won = await self._retry(retries)  # the group is done: its retries before the next group
                 if won is not None:
                     return self._won(won)
                 retries = None
-            outcome = await self._try(route, 1, more=index < last)
-            if isinstance(outcome, _Retry):
-                retries = retries or []
-                retries.append(outcome)
-            elif isinstance(outcome, _Rejected):
-                retries = None
-            elif outcome is not None:
-                return self._won(outcome)
+            sibling = routes[index] if index <= last and routes[index].model is route.model else None
+            delay = _hedge_delay(route) if sibling is not None and not self.stream else None
+            if sibling is not None and delay is not None:
+                outcomes, both = await self._hedged(route, sibling, delay, more=index < last)
+                index += both
+            else:
+                outcomes = [await self._try(route, 1, more=index <= last)]
+            for outcome in outcomes:
+                if isinstance(outcome, _Retry):
+                    retries = retries or []
+                    retries.append(outcome)
+                elif isinstance(outcome, _Rejected):
+                    retries = None
+                elif outcome is not None:
+                    return self._won(outcome)
         if retries:
             won = await self._retry(retries)
             if won is not None:
@@ -154,6 +165,34 @@ class _Failover(Generic[R]):
             route, result = self.rejected.pop()
             return self._won((result, Attempt(route, self.number)))
         raise self._give_up()
+
+    async def _hedged(
+        self, first: Route, second: Route, delay: float, more: bool
+    ) -> tuple[list[_Outcome[R]], int]:
+        """`first`, and `second` too if `first` has not answered within `delay`: the first answer wins
+        and the other call is cancelled. The outcomes, and 1 if `second` was tried."""
+        one: asyncio.Future[_Outcome[R]] = asyncio.ensure_future(self._try(first, 1, more=True))
+        done, _ = await asyncio.wait({one}, timeout=delay)
+        if done:
+            return [one.result()], 0
+        self.res.events.hedged(second)
+        two: asyncio.Future[_Outcome[R]] = asyncio.ensure_future(self._try(second, 1, more=more))
+        pending: set[asyncio.Future[_Outcome[R]]] = {one, two}
+        outcomes: list[_Outcome[R]] = []
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for finished in done:
+                    outcome = finished.result()  # a bad request (or the deadline) raises: cancel the other
+                    if isinstance(outcome, tuple):
+                        return [outcome], 1
+                    outcomes.append(outcome)
+            return outcomes, 1
+        finally:
+            for other in pending:
+                other.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
 
     def _won(self, won: tuple[R, Attempt]) -> tuple[R, Attempt]:
         if self.rejected:
@@ -313,6 +352,20 @@ class _Rejected:
 
 
 _REJECTED = _Rejected()
+_Outcome = tuple[R, Attempt] | _Retry | _Rejected | None
+
+
+def _hedge_delay(route: Route) -> float | None:
+    """How long a unary call waits before asking the next deployment too (None: no hedging)."""
+    hedge = route.hedge
+    if hedge is None:
+        return None
+    if hedge.after_s is not None:
+        return hedge.after_s
+    stats = route.stats
+    if stats is None or len(stats.recent) < hedge.min_samples:
+        return None
+    return stats.percentile(hedge.percentile)
 
 
 def _decided(route: Route, decision: str) -> str:
@@ -416,7 +469,19 @@ async def open_stream(
     failover = _Failover(model, providers, deadline, attempt, observe, resilience, stream=True)
     (first, chunks, observed), won = await failover.run(routes)
     kind = providers[won.route.deployment.provider].kind
-    return first, _observed(chunks, observed, won.route, kind, failover.ticket), won
+    route, ticket = won.route, failover.ticket
+
+    async def abandoned() -> None:  # closed before a chunk was asked for: end the attempt here
+        observed.stream_ended(asyncio.CancelledError("the client left before the first chunk"))
+        if route.breaker is not None:
+            route.breaker.released(ticket)
+        if route.stats is not None:
+            route.stats.ended()
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
+
+    return first, Abandonable(_observed(chunks, observed, route, kind, ticket), abandoned), won
 
 
 async def _observed(
@@ -425,7 +490,7 @@ async def _observed(
     route: Route,
     kind: str,
     ticket: int,
-) -> AsyncIterator[pb.StreamChunk]:
+) -> AsyncGenerator[pb.StreamChunk, None]:
     """The rest of the stream, timed chunk by chunk; its end (or its failure) ends the attempt.
 
     The deployment's breaker hears the stream's verdict at its end: a stream

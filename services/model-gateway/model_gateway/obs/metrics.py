@@ -115,6 +115,11 @@ BREAKER_SKIPS = Counter(
     "Routes passed over at once because the deployment's circuit breaker was open (or probing).",
     ("model", "deployment"),
 )
+HEDGES = Counter(
+    "model_gateway_hedges",
+    "Unary calls slow enough that the next deployment was asked too (the first answer wins).",
+    ("model", "deployment"),
+)
 BREAKER_STATE = Gauge(
     "model_gateway_breaker_state",
     "Circuit breaker of each deployment as this instance sees it: 0 closed, 1 open, 2 half-open.",
@@ -140,6 +145,9 @@ class RoutingMetrics:
 
     def skipped(self, route: Route) -> None:
         BREAKER_SKIPS.labels(route.model.name, route.label).inc()
+
+    def hedged(self, route: Route) -> None:
+        HEDGES.labels(route.model.name, route.label).inc()
 
     def breaker_changed(self, deployment: str, state: CircuitState) -> None:
         BREAKER_STATE.labels(deployment).set(_BREAKER_VALUES[state])

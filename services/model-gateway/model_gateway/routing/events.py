@@ -20,12 +20,18 @@ class RoutingEvents(BreakerListener, Protocol):
     def skipped(self, route: Route) -> None:
         """A route was passed over because its breaker is open (or probing)."""
 
+    def hedged(self, route: Route) -> None:
+        """A unary call was slow: `route` is asked too (the first answer wins)."""
+
 
 class QuietEvents:
     def retried(self, route: Route, error: GatewayError) -> None:
         return None
 
     def skipped(self, route: Route) -> None:
+        return None
+
+    def hedged(self, route: Route) -> None:
         return None
 
     def breaker_changed(self, deployment: str, state: CircuitState) -> None:

@@ -21,7 +21,7 @@ from model_gateway.providers.base import ModelSettings
 from model_gateway.routing.breaker import Breaker, Breakers, BreakerView, CircuitState
 from model_gateway.routing.retry import NO_RETRIES, RetryPolicy
 from model_gateway.routing.stats import DeploymentStats
-from model_gateway.routing_settings import CascadeSettings, StrategyName, merged
+from model_gateway.routing_settings import CascadeSettings, HedgeSettings, StrategyName, merged
 from modelgateway.v1 import gateway_pb2 as pb
 
 AUTO = "auto"  # the model name that routes by routing.auto's rules
@@ -46,6 +46,7 @@ class Route:
     stats: DeploymentStats | None = None  # kept when a load-aware strategy reads them
     # A cascade's tier below the last: its answer is kept only if it passes these checks.
     cascade: CascadeSettings | None = None
+    hedge: HedgeSettings | None = None  # the model's hedging of unary calls, if on
     label: str = field(init=False)  # "<provider>/<upstream model>"
 
     def __post_init__(self) -> None:
@@ -78,6 +79,7 @@ class Registry:
         routing = config.routing
         self.strategies: dict[str, StrategyName] = {}
         policies: dict[str, RetryPolicy] = {}
+        hedges: dict[str, HedgeSettings | None] = {}
         for model in config.models:
             own = model.routing
             self.strategies[model.name] = (
@@ -86,10 +88,11 @@ class Registry:
             backoff = merged(routing.backoff, own.backoff if own is not None else None)
             retries = own.retries if own is not None and own.retries is not None else routing.retries
             policies[model.name] = RetryPolicy(retries, backoff.initial_s, backoff.max_s)
+            hedges[model.name] = own.hedge if own is not None and own.hedge is not None else routing.hedge
         tracked = {
             f"{d.provider}/{d.model}"
             for model in config.models
-            if self.strategies[model.name] in _LOAD_AWARE
+            if self.strategies[model.name] in _LOAD_AWARE or hedges[model.name] is not None
             for d in model.deployments
         }
         self.stats: dict[str, DeploymentStats] = {label: DeploymentStats(label) for label in tracked}
@@ -107,9 +110,8 @@ class Registry:
                     label = f"{d.provider}/{d.model}"
                     breaker = self.breakers.get(label, breaker_settings)
                     stats = self.stats.get(label)
-                    routes.append(
-                        Route(model, d, as_fallback, settings, policies[model.name], breaker, stats)
-                    )
+                    policy, hedge = policies[model.name], hedges[model.name]
+                    routes.append(Route(model, d, as_fallback, settings, policy, breaker, stats, hedge=hedge))
                 pair.append(tuple(routes))
             self._own[model.name] = (pair[0], pair[1])
         # Every model's fallback chain, depth first, each model once.

@@ -7,12 +7,16 @@ each instance balances on what it sees itself.
 
 from __future__ import annotations
 
+import math
+from collections import deque
+
 # Weight of the newest sample in the moving averages.
 EWMA_ALPHA = 0.3
+RECENT = 100  # unary latencies kept for percentiles (hedging)
 
 
 class DeploymentStats:
-    __slots__ = ("first_token_s", "in_flight", "label", "latency_s", "samples")
+    __slots__ = ("first_token_s", "in_flight", "label", "latency_s", "recent", "samples")
 
     def __init__(self, label: str) -> None:
         self.label = label
@@ -20,6 +24,7 @@ class DeploymentStats:
         self.first_token_s = 0.0  # streams: EWMA of the time to the first chunk
         self.latency_s = 0.0  # unary calls: EWMA of the time to the answer
         self.samples = [0, 0]  # [unary, stream] samples taken
+        self.recent: deque[float] = deque(maxlen=RECENT)  # the latest unary latencies
 
     def started(self) -> None:
         self.in_flight += 1
@@ -38,6 +43,12 @@ class DeploymentStats:
             )
         else:
             self.latency_s = seconds if not seen else self.latency_s + EWMA_ALPHA * (seconds - self.latency_s)
+            self.recent.append(seconds)
+
+    def percentile(self, p: float) -> float:
+        """The p-th percentile of the recent unary latencies (nearest rank)."""
+        ordered = sorted(self.recent)
+        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
     def speed(self, stream: bool) -> tuple[int, float]:
         """(samples, EWMA seconds) for the kind of call asked."""

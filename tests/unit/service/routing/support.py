@@ -35,6 +35,7 @@ class Events:
 
     retries: list[tuple[str, str]] = field(default_factory=list)  # (deployment, error reason)
     skips: list[str] = field(default_factory=list)
+    hedges: list[str] = field(default_factory=list)
     moves: list[tuple[str, CircuitState]] = field(default_factory=list)
 
     def retried(self, route: Route, error: GatewayError) -> None:
@@ -42,6 +43,9 @@ class Events:
 
     def skipped(self, route: Route) -> None:
         self.skips.append(route.label)
+
+    def hedged(self, route: Route) -> None:
+        self.hedges.append(route.label)
 
     def breaker_changed(self, deployment: str, state: CircuitState) -> None:
         self.moves.append((deployment, state))
