@@ -83,13 +83,20 @@ class ModelGatewayService(pb_grpc.ModelGatewayServicer):
         try:
             ctx = self._context(context)
             attempt, chunks = await self.pipeline.stream(request, ctx)
+        except Exception as exc:
+            await _fail(context, exc)
+        try:
             route = attempt.describe(request.model)
             route.cache = ctx.cache
+            route.dropped_params.extend(self.pipeline.dropped(request, attempt))
             await context.send_initial_metadata(route_metadata(route) + rate_limit_metadata(ctx.rate_limits))
             async for chunk in chunks:
                 yield chunk
         except Exception as exc:
             await _fail(context, exc)
+        finally:
+            # Also when the client left before the first chunk: the call still ends, once.
+            await chunks.aclose()
 
     async def CountTokens(self, request: pb.GenerateRequest, context: Context) -> pb.CountTokensResponse:
         return await _unary(context, self.pipeline.count_tokens(request, self._context(context)))
