@@ -63,6 +63,7 @@ class AccessLog:
             "provider": route.provider if route is not None else None,
             "deployment": route.deployment if route is not None else None,
             "attempts": route.attempts if route is not None else None,
+            "dropped_params": call.dropped or None,  # request fields the provider left out
             "status": status,
             "reason": result if call.error is not None else None,
             "latency_ms": round(latency * 1000, 2),
