@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import hashlib
 import json
 import os
+import random
 import re
 import signal
+import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +42,46 @@ CUES = (
 )
 # Cues a fake lists as models; `fail-404` behaves as a model the server does not have.
 LISTED_CUES = tuple(cue for cue in CUES if cue != "fail-404")
+# Cues of the OpenAI and Ollama fakes for hardening tests: a 400, 403 and 503 (Ollama's overload);
+# a 429 whose Retry-After is an HTTP date; errors that echo the caller's key whole and masked
+# (`leak-*`, unary and in-band); and (Ollama) a final count without prompt_eval_count, as for a
+# prompt served from its cache. Also `fail-429-<n>` (RETRY_AFTER_CUE), not listed.
+HARDENING_CUES = (
+    "fail-400",
+    "fail-403",
+    "fail-503",
+    "fail-429-date",
+    "leak-401",
+    "leak-403",
+    "leak-500",
+    "leak-inband",
+    "cached-prompt",
+)
 RETRY_AFTER_SECONDS = 7
 SLOW_STREAM_INTERVAL = 0.2
 SLOW_STREAM_CHUNKS = 300  # 300 x 0.2 s = 60 s
 INBAND_ERROR_MESSAGE = "upstream exploded"
 DELAY_HEADER = "x-fake-delay"
+# `fail-429-<n>`: a 429 whose Retry-After is n seconds (several routes, several waits).
+RETRY_AFTER_CUE = re.compile(r"^fail-429-(\d+)$")
+MAX_BODY_BYTES = 64 * 1024 * 1024  # real upstreams take large prompts; aiohttp's default is 1 MiB
+
+
+def retry_after_date(seconds: int) -> str:
+    """Retry-After as an HTTP date (RFC 9110 section 10.2.3), `seconds` from now."""
+    from email.utils import formatdate
+
+    return formatdate(time.time() + seconds, usegmt=True)
+
+
+def masked(key: str) -> str:
+    """A key as upstreams show it in their errors: `sk-…abcd`."""
+    return f"{key[:3]}…{key[-4:]}" if len(key) > 8 else "…"
+
+
+def leak_text(key: str) -> str:
+    """What a careless upstream echoes: the key whole and masked."""
+    return f"key {key} (that is {masked(key)}) was not accepted"
 
 
 @dataclass
@@ -56,6 +94,12 @@ class Stats:
     streams_completed: int = 0
     streams_cancelled: int = 0
     active_streams: int = 0
+    # One-piece replies: a client that closes its connection before the reply counts as cancelled.
+    unary_started: int = 0
+    unary_completed: int = 0
+    unary_cancelled: int = 0
+    active_unary: int = 0
+    by_model: dict[str, int] = field(default_factory=dict)  # requests per upstream model named
     last_request: JSON | None = None
 
     def as_json(self) -> JSON:
@@ -63,7 +107,8 @@ class Stats:
 
     def reset(self) -> None:
         # streams still running decrement active_streams when they end, so it survives a reset
-        self.__dict__.update(Stats(active_streams=self.active_streams).__dict__)
+        active = Stats(active_streams=self.active_streams, active_unary=self.active_unary)
+        self.__dict__.update(active.__dict__)
 
     def record(self, request: web.Request, raw_body: bytes) -> None:
         self.requests += 1
@@ -73,6 +118,8 @@ class Stats:
             body = json.loads(raw_body) if raw_body else None
         except ValueError:
             body = raw_body.decode(errors="replace")
+        if isinstance(body, dict) and isinstance(body.get("model"), str):
+            self.by_model[body["model"]] = self.by_model.get(body["model"], 0) + 1
         self.last_request = {
             "method": request.method,
             "path": request.path,
@@ -95,6 +142,21 @@ class Stats:
         finally:
             self.active_streams -= 1
 
+    @contextlib.contextmanager
+    def unary(self) -> Iterator[None]:
+        """Count one one-piece reply; a client that goes away before it is sent counts as cancelled."""
+        self.unary_started += 1
+        self.active_unary += 1
+        try:
+            yield
+        except (asyncio.CancelledError, ConnectionError):
+            self.unary_cancelled += 1
+            raise
+        else:
+            self.unary_completed += 1
+        finally:
+            self.active_unary -= 1
+
 
 STATS = web.AppKey("stats", Stats)
 
@@ -103,6 +165,11 @@ STATS = web.AppKey("stats", Stats)
 class Settings:
     models: frozenset[str]  # what the fake serves; any other name is not found
     slow_seconds: float  # first-byte delay of slow-first-byte
+    # Like a real server behind proxies: streams cut at arbitrary byte boundaries, each piece
+    # flushed on its own; SSE with CRLF line ends and comment lines between events.
+    chop: bool = False
+    # Like api.openai.com: a body field it does not know is a 400 (off: like vLLM, which takes extras).
+    strict: bool = False
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -154,7 +221,7 @@ def new_app(settings: Settings) -> web.Application:
         stats.reset()
         return web.json_response(stats.as_json())
 
-    app = web.Application(middlewares=[record])
+    app = web.Application(middlewares=[record], client_max_size=MAX_BODY_BYTES)
     app[STATS] = stats
     app[SETTINGS] = settings
     app.router.add_get("/_fake/stats", get_stats)
@@ -178,10 +245,16 @@ def main(create_app: Callable[[float], web.Application], description: str) -> No
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", type=Path, help="written with the bound port once listening")
     parser.add_argument("--slow-seconds", type=float, default=2.0, help="delay of slow-first-byte")
+    parser.add_argument(
+        "--chop", action="store_true", help="streams in pieces of 1-7 bytes; SSE with CRLF and comments"
+    )
+    parser.add_argument("--strict", action="store_true", help="refuse unknown body fields (OpenAI) with 400")
     args = parser.parse_args()
 
     async def run() -> None:
-        server = await serve(create_app(args.slow_seconds), args.host, args.port)
+        app = create_app(args.slow_seconds)
+        app[SETTINGS] = replace(app[SETTINGS], chop=args.chop, strict=args.strict)
+        server = await serve(app, args.host, args.port)
         print(server.port, flush=True)
         if args.port_file is not None:
             partial = args.port_file.with_name(args.port_file.name + ".tmp")
@@ -360,22 +433,58 @@ async def stream_frames(
     cut = model == "cut-stream"
     if cut:
         frames = frames[:2]
-    elif model == "inband-error":
+    elif model in ("inband-error", "leak-inband"):
         frames = [*frames[:keep_before_error], *error_frames]
     interval = SLOW_STREAM_INTERVAL if model == "slow-stream" else 0.0
+    chop = request.app[SETTINGS].chop
+    sse = content_type.startswith("text/event-stream")
+    pieces = chopped(frames, sse=sse, seed=request.path) if chop else []
     response = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
     with contextlib.suppress(ConnectionError), request.app[STATS].stream():
         await asyncio.sleep(delay)
         await response.prepare(request)
-        for frame in frames:
-            await response.write(frame)
-            if interval:
-                await asyncio.sleep(interval)
+        if chop:
+            # Pieces flushed one by one; slow-stream's pause comes where a whole frame has been sent.
+            for piece, ends_frame in pieces:
+                await response.write(piece)
+                await asyncio.sleep(interval if ends_frame and interval else CHOP_INTERVAL)
+        else:
+            for frame in frames:
+                await response.write(frame)
+                if interval:
+                    await asyncio.sleep(interval)
         if cut:
             drop_connection(request)
         else:
             await response.write_eof()
     return response
+
+
+CHOP_INTERVAL = 0.002  # between pieces: each is its own write and, on loopback, its own segment
+SSE_COMMENT = b": keep-alive\r\n\r\n"  # what proxies and OpenRouter send between events
+
+
+def chopped(frames: Sequence[bytes], *, sse: bool, seed: str) -> list[tuple[bytes, bool]]:
+    """The same bytes as a real server behind a proxy may send them: cut anywhere, 1-7 bytes a piece.
+
+    SSE also gets CRLF line ends (allowed by the spec) and a comment line before every event.
+    Each piece comes with whether a frame ends in it.
+    """
+    if sse:
+        frames = [SSE_COMMENT + frame.replace(b"\n", b"\r\n") for frame in frames]
+    ends, total = [], 0
+    for frame in frames:
+        total += len(frame)
+        ends.append(total)
+    data = b"".join(frames)
+    pick = random.Random(f"{seed}:{len(data)}")
+    pieces, at = [], 0
+    while at < len(data):
+        size = pick.randint(1, 7)
+        after = bisect.bisect_right(ends, at)  # the first frame end past `at`
+        pieces.append((data[at : at + size], after < len(ends) and ends[after] <= at + size))
+        at += size
+    return pieces
 
 
 def drop_connection(request: web.Request) -> None:
@@ -401,11 +510,12 @@ async def unary_reply(
     inband-error: `inband_error` instead. cut-stream: half the body, then the connection drops.
     slow-stream: the reply comes after 60 s.
     """
-    await asyncio.sleep(delay)
-    if model == "inband-error":
-        return inband_error
-    if model == "cut-stream":
-        return await send_truncated(request, dumps(payload))
-    if model == "slow-stream":
-        await asyncio.sleep(SLOW_STREAM_CHUNKS * SLOW_STREAM_INTERVAL)
-    return web.json_response(payload)
+    with request.app[STATS].unary():
+        await asyncio.sleep(delay)
+        if model in ("inband-error", "leak-inband"):
+            return inband_error
+        if model == "cut-stream":
+            return await send_truncated(request, dumps(payload))
+        if model == "slow-stream":
+            await asyncio.sleep(SLOW_STREAM_CHUNKS * SLOW_STREAM_INTERVAL)
+        return web.json_response(payload)

@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from tests.fakes.common import (
+    HARDENING_CUES,
     INBAND_ERROR_MESSAGE,
     JSON,
     LISTED_CUES,
     MAX_DIMENSIONS,
+    RETRY_AFTER_CUE,
     RETRY_AFTER_SECONDS,
     SETTINGS,
     FakeServer,
@@ -31,8 +33,10 @@ from tests.fakes.common import (
     dumps,
     embedding,
     first_byte_delay,
+    leak_text,
     main,
     new_app,
+    retry_after_date,
     serve,
     stream_frames,
     unary_reply,
@@ -40,10 +44,12 @@ from tests.fakes.common import (
 )
 
 LABEL = "fake-ollama"
-DEFAULT_MODELS = ("llama3.2", "qwen3:4b", "gemma3:4b", "nomic-embed-text", *LISTED_CUES)
+DEFAULT_MODELS = ("llama3.2", "qwen3:4b", "gemma3:4b", "nomic-embed-text", *LISTED_CUES, *HARDENING_CUES)
 VERSION = "0.12.0"
 MODIFIED_AT = "2025-05-04T17:37:44.706015396-07:00"
 NDJSON = "application/x-ndjson"
+# What Ollama answers when OLLAMA_MAX_QUEUE is full (server/sched.go ErrMaxQueue), with a 503.
+OVERLOADED = "server busy, please try again.  maximum pending requests exceeded"
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -66,6 +72,25 @@ def cue_of(model: str) -> str:
 def check_model(request: web.Request, model: str) -> None:
     """Raise the error the model's cue asks for, or 404 for a model this server does not have."""
     cue = cue_of(model)
+    key = bearer_token(request)
+    if match := RETRY_AFTER_CUE.match(cue):
+        raise Reject(error(429, "rate limit exceeded", {"Retry-After": match.group(1)}))
+    if cue == "fail-429-date":
+        raise Reject(
+            error(429, "rate limit exceeded", {"Retry-After": retry_after_date(RETRY_AFTER_SECONDS)})
+        )
+    if cue == "fail-503":
+        raise Reject(error(503, OVERLOADED))
+    if cue == "fail-400":
+        raise Reject(error(400, "invalid options: temperature"))
+    if cue == "fail-403":
+        raise Reject(error(403, "forbidden"))
+    if cue == "leak-401":
+        raise Reject(error(401, f"unauthorized: {leak_text(key)}"))
+    if cue == "leak-403":
+        raise Reject(error(403, f"forbidden: {leak_text(key)}"))
+    if cue == "leak-500":
+        raise Reject(error(500, f"runner failed for {leak_text(key)}"))
     if cue == "fail-429":
         raise Reject(error(429, "rate limit exceeded", {"Retry-After": str(RETRY_AFTER_SECONDS)}))
     if cue == "fail-500":
@@ -93,9 +118,10 @@ def now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def metrics(reply: Reply) -> JSON:
+def metrics(reply: Reply, cached: bool = False) -> JSON:
+    """The final object's counts; a prompt served from Ollama's cache has no prompt_eval_count at all."""
     load, prompt, generate = 1_000_000, reply.prompt_tokens * 1_000_000, reply.completion_tokens * 10_000_000
-    return {
+    counts: JSON = {
         "total_duration": load + prompt + generate,
         "load_duration": load,
         "prompt_eval_count": reply.prompt_tokens,
@@ -103,6 +129,9 @@ def metrics(reply: Reply) -> JSON:
         "eval_count": reply.completion_tokens,
         "eval_duration": generate,
     }
+    if cached:
+        del counts["prompt_eval_count"], counts["prompt_eval_duration"]
+    return counts
 
 
 def json_schema_of(fmt: object) -> object:
@@ -116,6 +145,7 @@ async def respond(
     """`payload` in one piece, or the stream when the body asks for one; either bent by the model's cue."""
     cue = cue_of(model)
     delay = first_byte_delay(request, cue, request.app[SETTINGS].slow_seconds)
+    message = leak_text(bearer_token(request)) if cue == "leak-inband" else INBAND_ERROR_MESSAGE
     if body.get("stream", True):
         return await stream_frames(
             request,
@@ -123,12 +153,10 @@ async def respond(
             [dumps(line) + b"\n" for line in lines],
             content_type=NDJSON,
             delay=delay,
-            error_frames=[dumps({"error": INBAND_ERROR_MESSAGE}) + b"\n"],
+            error_frames=[dumps({"error": message}) + b"\n"],
             keep_before_error=1,
         )
-    return await unary_reply(
-        request, cue, payload, delay=delay, inband_error=error(500, INBAND_ERROR_MESSAGE)
-    )
+    return await unary_reply(request, cue, payload, delay=delay, inband_error=error(500, message))
 
 
 def max_tokens_of(body: JSON) -> int | None:
@@ -167,7 +195,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
         "message": {"role": "assistant", "content": ""},
         "done_reason": "length" if reply.truncated else "stop",
         "done": True,
-        **metrics(reply),
+        **metrics(reply, cached=cue_of(model) == "cached-prompt"),
     }
     return await respond(request, body, model, {**final, "message": message}, [*lines, final])
 
@@ -200,7 +228,7 @@ async def generate(request: web.Request) -> web.StreamResponse:
         "done": True,
         "done_reason": "length" if reply.truncated else "stop",
         **({} if body.get("raw") else {"context": [1, 2, 3]}),
-        **metrics(reply),
+        **metrics(reply, cached=cue_of(model) == "cached-prompt"),
     }
     return await respond(request, body, model, {**final, "response": reply.text}, [*lines, final])
 
@@ -260,7 +288,9 @@ async def tags(request: web.Request) -> web.Response:
 
 
 async def ps(request: web.Request) -> web.Response:
-    loaded = [name for name in sorted(request.app[SETTINGS].models) if name not in LISTED_CUES]
+    loaded = [
+        name for name in sorted(request.app[SETTINGS].models) if name not in (*LISTED_CUES, *HARDENING_CUES)
+    ]
     models = [
         {
             **listing(name),

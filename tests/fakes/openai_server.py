@@ -2,7 +2,8 @@
 
 Wire format per openai/openai-openapi: unary objects, SSE streams of `data: {chunk}` events
 ending in `data: [DONE]`, a usage chunk with `choices: []` when `stream_options.include_usage`
-is set, and errors as {"error": {"message", "type", "param", "code"}}.
+is set, and errors as {"error": {"message", "type", "param", "code"}}. A `strict-<model>` model is
+<model> with api.openai.com's request checks first (openai_strict.py: unknown arguments are a 400).
 
     python -m tests.fakes.openai_server --port 0 --port-file PATH
 """
@@ -16,11 +17,14 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from tests.fakes import openai_strict
 from tests.fakes.common import (
+    HARDENING_CUES,
     INBAND_ERROR_MESSAGE,
     JSON,
     LISTED_CUES,
     MAX_DIMENSIONS,
+    RETRY_AFTER_CUE,
     RETRY_AFTER_SECONDS,
     SETTINGS,
     STATS,
@@ -33,8 +37,10 @@ from tests.fakes.common import (
     dumps,
     embedding,
     first_byte_delay,
+    leak_text,
     main,
     new_app,
+    retry_after_date,
     serve,
     stream_frames,
     unary_reply,
@@ -42,11 +48,53 @@ from tests.fakes.common import (
 )
 
 LABEL = "fake-openai"
-DEFAULT_MODELS = ("gpt-4o-mini", "text-embedding-3-small", *LISTED_CUES)
+DEFAULT_MODELS = ("gpt-4o-mini", "text-embedding-3-small", *LISTED_CUES, *HARDENING_CUES)
 CREATED = 1_731_600_000  # fixed, so replies are reproducible
 FINGERPRINT = "fp_fake0001"
 SSE = "text/event-stream; charset=utf-8"
 DONE = b"data: [DONE]\n\n"
+STRICT = web.AppKey("strict", bool)  # every model strict, not only `strict-` ones
+# The request body fields api.openai.com accepts on /v1/chat/completions; any other is a 400
+# ("Unrecognized request argument supplied: <name>"), as the real server answers.
+CHAT_PARAMETERS = frozenset(
+    [
+        "model",
+        "messages",
+        "audio",
+        "frequency_penalty",
+        "function_call",
+        "functions",
+        "logit_bias",
+        "logprobs",
+        "max_completion_tokens",
+        "max_tokens",
+        "metadata",
+        "modalities",
+        "n",
+        "parallel_tool_calls",
+        "prediction",
+        "presence_penalty",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+        "reasoning_effort",
+        "response_format",
+        "safety_identifier",
+        "seed",
+        "service_tier",
+        "stop",
+        "store",
+        "stream",
+        "stream_options",
+        "temperature",
+        "tool_choice",
+        "tools",
+        "top_logprobs",
+        "top_p",
+        "user",
+        "verbosity",
+        "web_search_options",
+    ]
+)
 
 
 def error(
@@ -64,6 +112,49 @@ def error(
 
 def check_model(request: web.Request, model: str) -> None:
     """Raise the error the model's cue asks for, or 404 for a model this server does not have."""
+    key = bearer_token(request)
+    if match := RETRY_AFTER_CUE.match(model):
+        seconds = match.group(1)
+        raise Reject(
+            error(
+                429,
+                f"Rate limit reached for {model}. Please try again in {seconds}s.",
+                "requests",
+                code="rate_limit_exceeded",
+                headers={"Retry-After": seconds},
+            )
+        )
+    if model == "fail-429-date":
+        raise Reject(
+            error(
+                429,
+                "Rate limit reached.",
+                "requests",
+                code="rate_limit_exceeded",
+                headers={"Retry-After": retry_after_date(RETRY_AFTER_SECONDS)},
+            )
+        )
+    if model == "fail-400":
+        raise Reject(
+            error(
+                400,
+                "Invalid value for 'temperature': too high.",
+                "invalid_request_error",
+                param="temperature",
+            )
+        )
+    if model == "fail-403":
+        raise Reject(
+            error(403, "You are not allowed to sample from this model", "invalid_request_error", code=None)
+        )
+    if model == "fail-503":
+        raise Reject(error(503, "The engine is currently overloaded, please try again later", "server_error"))
+    if model == "leak-401":
+        raise Reject(error(401, f"Incorrect API key provided: {leak_text(key)}", "invalid_request_error"))
+    if model == "leak-403":
+        raise Reject(error(403, f"Project does not have access: {leak_text(key)}", "invalid_request_error"))
+    if model == "leak-500":
+        raise Reject(error(500, f"Internal error handling {leak_text(key)}", "server_error"))
     if model == "fail-429":
         raise Reject(
             error(
@@ -118,6 +209,12 @@ async def read_body(request: web.Request, *required: str) -> tuple[JSON, str]:
                 )
             )
     model = str(body["model"])
+    if openai_strict.is_strict(model) or request.app[STRICT]:  # checked as api.openai.com checks
+        problem = openai_strict.check(request.path, body)
+        if problem is not None:
+            status, message, kind, param, code = problem
+            raise Reject(error(status, message, kind, param=param, code=code))
+        model = openai_strict.served_model(model)
     check_model(request, model)
     return body, model
 
@@ -141,8 +238,8 @@ def split_in(text: str, parts: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def inband_error_frames() -> list[bytes]:
-    err = {"message": INBAND_ERROR_MESSAGE, "type": "server_error", "param": None, "code": 500}
+def inband_error_frames(message: str = INBAND_ERROR_MESSAGE) -> list[bytes]:
+    err = {"message": message, "type": "server_error", "param": None, "code": 500}
     return [b"data: " + dumps({"error": err}) + b"\n\n", DONE]
 
 
@@ -151,6 +248,7 @@ async def respond(
 ) -> web.StreamResponse:
     """`payload` in one piece, or the stream when the body asks for one; either bent by the model's cue."""
     delay = first_byte_delay(request, model, request.app[SETTINGS].slow_seconds)
+    message = leak_text(bearer_token(request)) if model == "leak-inband" else INBAND_ERROR_MESSAGE
     if body.get("stream"):
         return await stream_frames(
             request,
@@ -158,10 +256,10 @@ async def respond(
             frames,
             content_type=SSE,
             delay=delay,
-            error_frames=inband_error_frames(),
+            error_frames=inband_error_frames(message),
             keep_before_error=2,
         )
-    inband = error(500, INBAND_ERROR_MESSAGE, "server_error")
+    inband = error(500, message, "server_error")
     return await unary_reply(request, model, payload, delay=delay, inband_error=inband)
 
 
@@ -187,6 +285,11 @@ def completion_id(request: web.Request, prefix: str) -> str:
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body, model = await read_body(request, "messages")
+    unknown = sorted(set(body) - CHAT_PARAMETERS) if request.app[SETTINGS].strict else []
+    if unknown:
+        raise Reject(
+            error(400, f"Unrecognized request argument supplied: {unknown[0]}", "invalid_request_error")
+        )
     reply = build_reply(
         LABEL,
         model,
@@ -360,8 +463,12 @@ async def health(_: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def create_app(slow_seconds: float = 2.0, models: Sequence[str] = DEFAULT_MODELS) -> web.Application:
+def create_app(
+    slow_seconds: float = 2.0, models: Sequence[str] = DEFAULT_MODELS, *, strict: bool = False
+) -> web.Application:
+    """`strict`: every model is checked as a `strict-` one is (openai_strict.py)."""
     app = new_app(Settings(frozenset(models), slow_seconds))
+    app[STRICT] = strict
     app.router.add_get("/health", health)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/completions", completions)
@@ -372,10 +479,10 @@ def create_app(slow_seconds: float = 2.0, models: Sequence[str] = DEFAULT_MODELS
 
 
 async def start(
-    port: int = 0, *, slow_seconds: float = 2.0, models: Sequence[str] = DEFAULT_MODELS
+    port: int = 0, *, slow_seconds: float = 2.0, models: Sequence[str] = DEFAULT_MODELS, strict: bool = False
 ) -> FakeServer:
     """Serve the fake in this event loop on 127.0.0.1; its API root is `server.url + "/v1"`."""
-    return await serve(create_app(slow_seconds, models), port=port)
+    return await serve(create_app(slow_seconds, models, strict=strict), port=port)
 
 
 if __name__ == "__main__":

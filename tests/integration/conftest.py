@@ -82,10 +82,10 @@ class Fake:
         httpx.post(f"{self.url}/_fake/reset", timeout=5)
 
 
-def start_fake(module: str, tmp: Path) -> tuple[Fake, subprocess.Popen[bytes]]:
+def start_fake(module: str, tmp: Path, args: tuple[str, ...] = ()) -> tuple[Fake, subprocess.Popen[bytes]]:
     port_file = tmp / f"{module}.port"
     process = subprocess.Popen(
-        [sys.executable, "-m", f"tests.fakes.{module}", "--port", "0", "--port-file", str(port_file)],
+        [sys.executable, "-m", f"tests.fakes.{module}", "--port", "0", "--port-file", str(port_file), *args],
         cwd=ROOT,
     )
     port = wait_for_port_file(port_file, process)
@@ -96,7 +96,12 @@ PLANTED_KEY = "sk-planted-secret-0123456789abcdef"
 
 
 def gateway_config(
-    openai_url: str, ollama_url: str, grpc_port: int, bridge_port: int, metrics_port: int | None = None
+    openai_url: str,
+    ollama_url: str,
+    grpc_port: int,
+    bridge_port: int,
+    metrics_port: int | None = None,
+    extra_models: str = "",
 ) -> str:
     refused = free_port()  # nothing listens here: a refused connection
     metrics = f"127.0.0.1:{metrics_port}" if metrics_port else ""
@@ -159,7 +164,7 @@ models:
     deployments: [{{provider: cloud, model: inband-error}}]
   - name: missing-upstream
     deployments: [{{provider: cloud, model: fail-404}}]
-"""
+{extra_models}"""
 
 
 @dataclass(frozen=True)
@@ -175,13 +180,20 @@ class Gateway:
 
 
 @contextmanager
-def run_gateway(tmp: Path, log_level: str = "INFO") -> Iterator[Gateway]:
-    """The fakes and `model-gateway up` against them, stopped again on exit."""
-    openai_fake, openai_process = start_fake("openai_server", tmp)
-    ollama_fake, ollama_process = start_fake("ollama_server", tmp)
+def run_gateway(
+    tmp: Path, log_level: str = "INFO", fake_args: tuple[str, ...] = (), extra_models: str = ""
+) -> Iterator[Gateway]:
+    """The fakes and `model-gateway up` against them, stopped again on exit.
+
+    `fake_args` go to both fakes (e.g. `--chop`); `extra_models` is YAML appended to `models:`.
+    """
+    openai_fake, openai_process = start_fake("openai_server", tmp, fake_args)
+    ollama_fake, ollama_process = start_fake("ollama_server", tmp, fake_args)
     grpc_port, bridge_port = free_port(), free_port()
     config = tmp / "gateway.yaml"
-    config.write_text(gateway_config(openai_fake.url, ollama_fake.url, grpc_port, bridge_port))
+    config.write_text(
+        gateway_config(openai_fake.url, ollama_fake.url, grpc_port, bridge_port, extra_models=extra_models)
+    )
     log_path = tmp / "gateway.log"
     env = {**os.environ, "TEST_CLOUD_KEY": PLANTED_KEY, "LOG_LEVEL": log_level}
     with log_path.open("wb") as log:

@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from grpc import aio
@@ -79,6 +79,7 @@ class Gateway:
     health: HealthServicer
     tracer_provider: TracerProvider | None
     metrics_server: MetricsServer | None
+    calls: Drain = field(default_factory=Drain)  # the gRPC calls in flight, for the drain
 
     @classmethod
     async def open(cls, config: GatewayConfig, listen: Sequence[str]) -> Gateway:
@@ -119,8 +120,10 @@ class Gateway:
             resilience=Resilience(events=RoutingMetrics(deployment_labels(config))),
             redis=redis,  # with it, every instance's breakers share their state
         )
+        calls = Drain()  # outermost: it ends calls cut by a stop with a status saying so
         server = aio.server(
-            options=server_options(config), interceptors=telemetry.server_interceptors(tracer_provider)
+            options=server_options(config),
+            interceptors=[calls, *telemetry.server_interceptors(tracer_provider)],
         )
         servicer = ModelGatewayService(pipeline, config.server.request_timeout_s, database)
         pb_grpc.add_ModelGatewayServicer_to_server(servicer, server)
@@ -150,6 +153,7 @@ class Gateway:
             health,
             tracer_provider,
             metrics_server,
+            calls,
         )
 
     async def start(self) -> None:
@@ -162,9 +166,15 @@ class Gateway:
 
     async def drain(self) -> None:
         """Health NOT_SERVING, new calls refused, in-flight calls get the grace period."""
-        log.info("model-gateway stopping: draining for up to %ss", self.config.server.shutdown_grace_s)
+        grace = self.config.server.shutdown_grace_s
+        log.info("model-gateway stopping: draining for up to %ss", grace)
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(self.config.server.shutdown_grace_s)
+        stopping = asyncio.ensure_future(self.server.stop(grace))  # new calls are refused from now on
+        # Calls still running a moment before grpc's own cut end with UNAVAILABLE saying why.
+        cut = await self.calls.drain(max(0.0, grace - min(0.25, grace / 4)))
+        if cut:
+            log.warning("model-gateway cut %d call(s) still running after the %ss grace period", cut, grace)
+        await stopping
         # Calls cancelled at the end of the grace period record themselves as they unwind.
         await asyncio.sleep(0)
 

@@ -8,6 +8,7 @@ the requests per second (see bench/ and the README's figures).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -47,6 +48,12 @@ class UpstreamHTTP:
         self.address = f"{parts.scheme}://{parts.hostname}:{port}"
         self._headers = {"Content-Type": "application/json", **config.headers, **headers}
         self._secret = config.api_key.get_secret_value() if config.api_key else None
+        # Upstreams also echo the key masked ("sk-…abcd", "sk-proj-****abcd"): its tail is a secret too.
+        self._masked = (
+            re.compile(r"[\w-]*(?:…|\.\.\.|\*+)[\w*-]*?" + re.escape(self._secret[-4:]))
+            if self._secret and len(self._secret) >= 8
+            else None
+        )
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -146,7 +153,15 @@ class UpstreamHTTP:
                         break
                     line, buffer = buffer[:cut], buffer[cut + 1 :]
                     yield line.rstrip(b"\r")
-        except (aiohttp.ClientError, TimeoutError, asyncio.IncompleteReadError) as exc:
+        except TimeoutError:
+            # Only a total timeout is set: the call's deadline (or timeout_s) ran out mid-stream.
+            raise GatewayError(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                Reason.DEADLINE_EXCEEDED,
+                f"deadline exceeded while provider '{self.provider}' ({self.address}) was streaming",
+                metadata={"provider": self.provider},
+            ) from None
+        except (aiohttp.ClientError, asyncio.IncompleteReadError) as exc:
             raise self.interrupted(str(exc) or type(exc).__name__) from None
         if buffer.strip():
             yield buffer.rstrip(b"\r")
@@ -156,6 +171,8 @@ class UpstreamHTTP:
     def redact(self, text: str) -> str:
         if self._secret and self._secret in text:
             text = text.replace(self._secret, "[redacted]")
+        if self._masked is not None:
+            text = self._masked.sub("[redacted]", text)
         return text
 
     def status_error(self, status: int, raw: bytes, retry_after: str | None) -> GatewayError:
