@@ -2,7 +2,9 @@
 
 - **closed**: calls flow. It opens after `failures` consecutive failures
   (none older than `window_s`), or when at least `min_calls` calls in the
-  last `window_s` failed at `error_rate` or more.
+  last `window_s` failed at `error_rate` or more. (Calls are counted from
+  the first failure in the window on: a healthy deployment's calls cost no
+  counting, and the rate is that of the calls since trouble began.)
 - **open**: the deployment is skipped at once (failover moves on without
   spending time on it) until `cooldown_s` has passed.
 - **half-open**: exactly one call, the probe, is admitted. Its success
@@ -11,9 +13,9 @@
   counted from now, never from the older deadline.
 
 The failover loop (core/failover.py) reports outcomes; routing never sees
-a call. The hot path of a closed breaker is an attribute read before the
-call (`closed`) and, after it, a bucket increment of the error-rate window:
-no I/O. With `storage.redis` the state is shared (routing/breaker_redis.py):
+a call. The hot path of a healthy deployment's breaker is two attribute
+reads before the call (`closed`) and after it (no streak, no failure in the
+window): no I/O, no clock. With `storage.redis` the state is shared (routing/breaker_redis.py):
 `shared` is then set and failures, probes and closings go through Redis.
 """
 
@@ -158,7 +160,8 @@ class Breaker:
     def succeeded(self, ticket: int) -> None:
         """The deployment answered (for a stream: its first chunk)."""
         if self.closed and not self.streak:  # the hot path
-            self._count(self.clock(), failed=False)
+            if self._fails:  # successes count toward the error rate only while the window holds a failure
+                self._count(self.clock(), failed=False)
             return
         if self.state is CircuitState.HALF_OPEN:
             if ticket > 0 and ticket == self.probe:

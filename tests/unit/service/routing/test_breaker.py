@@ -36,7 +36,13 @@ CASES = [
     Case("an open breaker skips calls", ["fail", "fail", "fail", "wait 10", "skip"], OPEN, 20),
     Case(
         "opens on the error rate once the window has enough calls",
-        ["ok", "fail", "ok", "fail", "ok", "fail"],  # 3 of 6 failed, never 3 in a row
+        ["fail", "ok", "fail", "ok", "fail", "ok", "fail"],  # 4 of 7 failed, never 3 in a row
+        OPEN,
+        30,
+    ),
+    Case(
+        "calls are counted from the first failure in the window on",
+        ["ok"] * 10 + ["fail", "ok", "fail", "ok", "fail", "ok", "fail"],
         OPEN,
         30,
     ),
