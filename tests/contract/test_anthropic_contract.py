@@ -105,7 +105,7 @@ def test_message_and_stream_agree(http: httpx.Client, model: str) -> None:
     events = stream_events(http.post("/v1/messages", json={**body, "stream": True}))
     assert events[0]["type"] == "message_start" and events[-1]["type"] == "message_stop"
     text = "".join(e["delta"].get("text", "") for e in events if e["type"] == "content_block_delta")
-    assert text == message.content[0].text  # type: ignore[union-attr]
+    assert text == message.content[0].text
     assert events[-2]["usage"] == whole.json()["usage"]
 
 

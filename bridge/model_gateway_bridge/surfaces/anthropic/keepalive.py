@@ -18,7 +18,7 @@ Either way a client that goes away cancels the gRPC call.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from grpc import aio
@@ -40,8 +40,10 @@ async def stream_messages(
     message: pb.GenerateRequest,
     ctx: CallContext,
     framer: MessageStream,
-    headers: dict[str, str],
+    headers: Callable[[dict[str, str]], dict[str, str]],
 ) -> Response:
+    """`headers` merges the route's headers (none when the stream starts before the route is known)
+    with the front door's own."""
     call = client.stub.StreamGenerate(message, metadata=ctx.metadata, timeout=ctx.timeout)
     first = asyncio.ensure_future(call.read())
     try:
@@ -52,9 +54,11 @@ async def stream_messages(
         raise
     if done:
         opened = await _opened(call, first, ctx)  # raises the HTTP error, if the gateway refused
-        return sse_response(stream_body(opened, framer), headers={**opened.headers, **headers})
+        merged = {**headers(opened.headers), "request-id": ctx.request_id}
+        return sse_response(stream_body(opened, framer), headers=merged)
     body = _waiting(call, first, ctx, framer)
-    return sse_response(body, headers={"x-request-id": ctx.request_id, **headers})
+    merged = {**headers({"x-request-id": ctx.request_id}), "request-id": ctx.request_id}
+    return sse_response(body, headers=merged)
 
 
 async def _opened(call: Any, first: asyncio.Future[Any], ctx: CallContext) -> OpenStream:

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,13 +65,27 @@ class Parsed:
     dropped_params: list[str] = field(default_factory=list)  # named in x-gateway-dropped-params
     dropped_tools: list[str] = field(default_factory=list)  # named in x-gateway-dropped-tools
 
-    def headers(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        if self.dropped_params:
-            out["x-gateway-dropped-params"] = ", ".join(self.dropped_params)
-        if self.dropped_tools:
-            out["x-gateway-dropped-tools"] = ", ".join(self.dropped_tools)
+    def headers(self, route: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The route's headers with this front door's own drops before the provider's."""
+        out = dict(route or {})
+        for name, names in (
+            ("x-gateway-dropped-params", self.dropped_params),
+            ("x-gateway-dropped-tools", self.dropped_tools),
+        ):
+            value = header_list([*names, *out.get(name, "").split(",")])
+            if value:
+                out[name] = value
         return out
+
+
+def header_list(names: list[str]) -> str:
+    """Names as one header value: printable ASCII, each once, comma-separated."""
+    seen: list[str] = []
+    for name in names:
+        clean = "".join(c if " " <= c <= "~" and c != "," else "?" for c in name).strip()
+        if clean and clean not in seen:
+            seen.append(clean)
+    return ", ".join(seen)
 
 
 def beta_flags(header: str | None) -> list[str]:

@@ -57,12 +57,13 @@ async def create_message(request: Request) -> Response:
     state = state_of(request)
     parsed = await _parse(request)
     ctx = state.context(request)
-    extra = {"request-id": ctx.request_id, **parsed.headers()}
     model = parsed.request.model
     if parsed.stream:
-        return await stream_messages(state.client, parsed.request, ctx, MessageStream(model), extra)
+        framer = MessageStream(model)
+        return await stream_messages(state.client, parsed.request, ctx, framer, parsed.headers)
     response, headers = await call_generate(state.client, parsed.request, ctx)
-    return json_response(message_object(response, model), headers={**headers, **extra})
+    headers = {**parsed.headers(headers), "request-id": ctx.request_id}
+    return json_response(message_object(response, model), headers=headers)
 
 
 @_messages.post("/messages/count_tokens")
@@ -77,7 +78,7 @@ async def count_tokens(request: Request) -> Response:
     headers["request-id"] = ctx.request_id
     if reply.estimated:
         headers[ESTIMATED_HEADER] = "true"
-    return json_response({"input_tokens": reply.input_tokens}, headers={**headers, **parsed.headers()})
+    return json_response({"input_tokens": reply.input_tokens}, headers=parsed.headers(headers))
 
 
 def _query_limit(request: Request) -> int:

@@ -74,7 +74,8 @@ def test_published_bodies_reach_an_anthropic_upstream_as_sent(case: str) -> None
 
 
 def test_claude_code_request_is_read_whole() -> None:
-    """A request shaped like Claude Code 2.1's first call (see claude_code_request.json)."""
+    """A request shaped like Claude Code 2.1.197's first call (claude_code_request.json: its shape as
+    captured from the real client, with shortened texts and our own tool schemas)."""
     wire = orjson.loads((HERE / "claude_code_request.json").read_bytes())
     flags = (
         "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27,unknown-beta-2099"
@@ -83,7 +84,8 @@ def test_claude_code_request_is_read_whole() -> None:
     request = parsed.request
     assert parsed.stream and request.sampling.max_tokens == 32000
     assert len(request.tools) == 25 and not parsed.dropped_tools
-    assert request.system.startswith("You are Claude Code")
+    assert request.system.startswith("x-anthropic-billing-header") and "You are Claude Code" in request.system
+    assert request.messages[-1].role == pb.ROLE_SYSTEM  # the mid-conversation system message
     assert request.user == wire["metadata"]["user_id"]
     assert request.metadata["session_id"] == "8f0c2d1e-5b7a-4c3d-9e2f-1a6b4c8d0e7f"
     options = struct_to_dict(request.provider_options)
@@ -373,6 +375,20 @@ def test_bad_input_names_the_field(fields: dict[str, Any], message: str) -> None
     with pytest.raises(BridgeError) as caught:
         parse_messages(raw)
     assert (caught.value.status, caught.value.message) == (400, message)
+
+
+def test_dropped_names_join_the_providers() -> None:
+    parsed = parse_messages(
+        body(tools=[WEATHER], tool_choice={"type": "auto", "disable_parallel_tool_use": True})
+    )
+    route = {
+        "x-gateway-model": "m",
+        "x-gateway-dropped-params": "thinking, tool_choice.disable_parallel_tool_use",
+    }
+    assert parsed.headers(route) == {
+        "x-gateway-model": "m",
+        "x-gateway-dropped-params": "tool_choice.disable_parallel_tool_use, thinking",
+    }
 
 
 def test_beta_flags() -> None:
