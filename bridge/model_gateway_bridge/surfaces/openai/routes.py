@@ -55,11 +55,9 @@ async def responses(request: Request) -> Response:
     ctx = state.context(request)
     if call.stream:
         opened = await open_stream(state.client, call.request, ctx)
-        return sse_response(
-            stream_body(opened, ResponsesStream(call)), headers={**opened.headers, **call.headers()}
-        )
+        return sse_response(stream_body(opened, ResponsesStream(call)), headers=call.headers(opened.headers))
     response, headers = await call_generate(state.client, call.request, ctx)
-    return json_response(responses_object(call, response), headers={**headers, **call.headers()})
+    return json_response(responses_object(call, response), headers=call.headers(headers))
 
 
 @router.get("/models")

@@ -17,6 +17,7 @@ does for `include` and `client_metadata`). Each one is named in the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +26,10 @@ from model_gateway_bridge.surfaces.openai.errors import FIELDS as read
 from model_gateway_bridge.surfaces.openai.errors import PARAMS
 from model_gateway_bridge.surfaces.openai.responses.items import InputReader
 from model_gateway_bridge.surfaces.openai.responses.tools import Tools, read_tool_choice, read_tools
+from model_gateway_common.route_headers import DROPPED_PARAMS_HEADER, dropped_value
 from modelgateway.v1 import gateway_pb2 as pb
 
-DROPPED_PARAMS = "x-gateway-dropped-params"
+DROPPED_PARAMS = DROPPED_PARAMS_HEADER
 DROPPED_TOOLS = "x-gateway-dropped-tools"
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
 
@@ -71,19 +73,18 @@ class ResponsesCall:
     carry_reasoning: bool  # include asked for reasoning.encrypted_content
     dropped: tuple[str, ...]  # request fields and input items that went no further
 
-    def headers(self) -> dict[str, str]:
-        out: dict[str, str] = {}
+    def headers(self, route: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The reply's headers: the route's, with this front door's dropped fields before those the
+        serving provider left out, and the dropped tools."""
+        out = dict(route or {})
+        upstream = out.get(DROPPED_PARAMS, "")
         if self.dropped:
-            out[DROPPED_PARAMS] = _header_value(self.dropped)
+            out[DROPPED_PARAMS] = dropped_value(
+                upstream.split(", ") if upstream else (), dropped_value(self.dropped)
+            )
         if self.tools.dropped:
-            out[DROPPED_TOOLS] = _header_value(self.tools.dropped)
+            out[DROPPED_TOOLS] = dropped_value(self.tools.dropped)
         return out
-
-
-def _header_value(names: tuple[str, ...] | list[str]) -> str:
-    unique = dict.fromkeys(names)
-    # Client-chosen names: printable ASCII only, so the header stays valid.
-    return ", ".join("".join(c if " " <= c <= "~" else "?" for c in name) for name in unique)
 
 
 def parse_responses(body: JSON) -> ResponsesCall:

@@ -471,6 +471,17 @@ def test_responses_only_extras_are_dropped_and_named_never_forwarded() -> None:
     assert (echo["prompt_cache_key"], echo["safety_identifier"], echo["store"]) == ("k", "u1", False)
 
 
+def test_the_front_doors_dropped_fields_come_before_the_providers() -> None:
+    call = parse_responses(body(include=["x"], tools=[{"type": "web_search"}]))
+    route = {"x-gateway-model": "llama3.2", "x-gateway-dropped-params": "parallel_tool_calls, include"}
+    assert call.headers(route) == {
+        "x-gateway-model": "llama3.2",
+        "x-gateway-dropped-params": "include, parallel_tool_calls",
+        "x-gateway-dropped-tools": "web_search",
+    }
+    assert parse_responses(body()).headers(route) == route  # nothing of its own: the provider's as they are
+
+
 def test_store_false_is_the_default_behaviour_and_not_named() -> None:
     assert parse_responses(body(store=False)).headers() == {}
 
