@@ -123,3 +123,26 @@ def test_raw_prompt_cannot_carry_tools() -> None:
     with pytest.raises(GatewayError) as caught:
         completion_body(request, "m", stream=False)
     assert caught.value.metadata["field"] == "tools"
+
+
+def test_reasoning_parts_from_other_providers_are_left_out() -> None:
+    from model_gateway.providers.openai.request import chat_body
+    from modelgateway.v1 import gateway_pb2 as pb
+
+    signed = pb.ContentPart(
+        reasoning=pb.ReasoningPart(text="think", signature="sig", provider_kind="anthropic")
+    )
+    request = pb.GenerateRequest(
+        messages=[
+            pb.Message(role=pb.ROLE_USER, content=[pb.ContentPart(text="hi")]),
+            pb.Message(
+                role=pb.ROLE_ASSISTANT,
+                content=[signed],
+                tool_calls=[pb.ToolCall(id="c1", name="ls", arguments="{}")],
+            ),
+            pb.Message(role=pb.ROLE_ASSISTANT, content=[signed, pb.ContentPart(text="done")]),
+        ]
+    )
+    messages = chat_body(request, "gpt", stream=False)["messages"]
+    assert messages[1]["content"] is None and messages[1]["tool_calls"][0]["id"] == "c1"
+    assert messages[2]["content"] == "done"

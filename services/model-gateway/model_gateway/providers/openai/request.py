@@ -280,7 +280,7 @@ def _message(i: int, message: pb.Message, request: pb.GenerateRequest, names: bo
     if message.tool_calls:
         out["tool_calls"] = [_tool_call(i, j, call) for j, call in enumerate(message.tool_calls)]
         # The spec allows null content on an assistant turn that only calls tools.
-        out["content"] = content if message.content else None
+        out["content"] = content or None
     else:
         out["content"] = content
     if role == "tool":
@@ -292,7 +292,9 @@ def _message(i: int, message: pb.Message, request: pb.GenerateRequest, names: bo
 
 
 def _content(i: int, parts: Iterable[pb.ContentPart]) -> str | list[JSON]:
-    parts = list(parts)
+    # Reasoning parts (another provider's signed thinking, OpenAI's encrypted reasoning) have
+    # no place in a Chat Completions message: the visible text already travels in `content`.
+    parts = [part for part in parts if not part.HasField("reasoning")]
     if not parts:
         return ""
     if len(parts) == 1 and parts[0].HasField("text"):
