@@ -53,48 +53,6 @@ CREATED = 1_731_600_000  # fixed, so replies are reproducible
 FINGERPRINT = "fp_fake0001"
 SSE = "text/event-stream; charset=utf-8"
 DONE = b"data: [DONE]\n\n"
-STRICT = web.AppKey("strict", bool)  # every model strict, not only `strict-` ones
-# The request body fields api.openai.com accepts on /v1/chat/completions; any other is a 400
-# ("Unrecognized request argument supplied: <name>"), as the real server answers.
-CHAT_PARAMETERS = frozenset(
-    [
-        "model",
-        "messages",
-        "audio",
-        "frequency_penalty",
-        "function_call",
-        "functions",
-        "logit_bias",
-        "logprobs",
-        "max_completion_tokens",
-        "max_tokens",
-        "metadata",
-        "modalities",
-        "n",
-        "parallel_tool_calls",
-        "prediction",
-        "presence_penalty",
-        "prompt_cache_key",
-        "prompt_cache_retention",
-        "reasoning_effort",
-        "response_format",
-        "safety_identifier",
-        "seed",
-        "service_tier",
-        "stop",
-        "store",
-        "stream",
-        "stream_options",
-        "temperature",
-        "tool_choice",
-        "tools",
-        "top_logprobs",
-        "top_p",
-        "user",
-        "verbosity",
-        "web_search_options",
-    ]
-)
 
 
 def error(
@@ -209,7 +167,8 @@ async def read_body(request: web.Request, *required: str) -> tuple[JSON, str]:
                 )
             )
     model = str(body["model"])
-    if openai_strict.is_strict(model) or request.app[STRICT]:  # checked as api.openai.com checks
+    # A `strict-` model, or every model with --strict: checked first as api.openai.com checks.
+    if openai_strict.is_strict(model) or request.app[SETTINGS].strict:
         problem = openai_strict.check(request.path, body)
         if problem is not None:
             status, message, kind, param, code = problem
@@ -285,11 +244,6 @@ def completion_id(request: web.Request, prefix: str) -> str:
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body, model = await read_body(request, "messages")
-    unknown = sorted(set(body) - CHAT_PARAMETERS) if request.app[SETTINGS].strict else []
-    if unknown:
-        raise Reject(
-            error(400, f"Unrecognized request argument supplied: {unknown[0]}", "invalid_request_error")
-        )
     reply = build_reply(
         LABEL,
         model,
@@ -466,9 +420,8 @@ async def health(_: web.Request) -> web.Response:
 def create_app(
     slow_seconds: float = 2.0, models: Sequence[str] = DEFAULT_MODELS, *, strict: bool = False
 ) -> web.Application:
-    """`strict`: every model is checked as a `strict-` one is (openai_strict.py)."""
-    app = new_app(Settings(frozenset(models), slow_seconds))
-    app[STRICT] = strict
+    """`strict` (or --strict): every model is checked as a `strict-` one is (openai_strict.py)."""
+    app = new_app(Settings(frozenset(models), slow_seconds, strict=strict))
     app.router.add_get("/health", health)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/completions", completions)
