@@ -7,8 +7,8 @@ which on a local model loading its weights can take a minute. So:
 
 - the first chunk (or the gateway's error) within FIRST_PING_S: the usual
   path, where an error before the first chunk is a plain HTTP error;
-- later: the 200 goes out with `message_start`, then a `ping` every
-  PING_INTERVAL_S until the first chunk comes; from there the one
+- later: the 200 goes out with `message_start` and a `ping`, then a `ping`
+  every PING_INTERVAL_S until the first chunk comes; from there the one
   end-of-stream loop (streaming.py) takes over, and a failure, even before
   the first chunk, is the surface's `error` event.
 
@@ -79,7 +79,7 @@ async def _waiting(
     call: Any, first: asyncio.Future[Any], ctx: CallContext, framer: MessageStream
 ) -> AsyncIterator[bytes]:
     try:
-        yield framer.start("")
+        yield framer.start("") + PING
         while not first.done():
             await asyncio.wait({first}, timeout=PING_INTERVAL_S)
             if not first.done():

@@ -108,7 +108,7 @@ async def test_after_the_pings_a_refusal_is_an_error_event(
 ) -> None:
     monkeypatch.setattr(keepalive, "FIRST_PING_S", 0.0)
     events = sse((await http.post("/v1/messages", json=body("missing", stream=True))).content)
-    assert [name for name, _ in events] == ["message_start", "error"]
+    assert [name for name, _ in events] == ["message_start", "ping", "error"]
     assert strict(ErrorResponse, events[-1][1]).error.type == "not_found_error"
 
 
