@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from model_gateway import __version__
 from model_gateway.config import GatewayConfig
 from model_gateway.core.call import UNKNOWN, Call
+from model_gateway.core.capabilities import capable_routes
 from model_gateway.core.context import Principal, RequestContext
 from model_gateway.core.failover import Attempt, Resilience, call_unary, open_stream
 from model_gateway.core.observers import NullObservers, Observers
@@ -164,12 +165,25 @@ class Pipeline:
         generate = request if isinstance(request, pb.GenerateRequest) else None
         plan = self.router.plan(request.model, generate, ctx.client, ctx.principal.name, stream)
         call.routes, call.decision, call.arm = plan.routes, plan.decision, plan.arm
+        if generate is not None:  # the routed model must declare what the request needs (vision, tools)
+            call.routes = capable_routes(generate, call.routes)
         return call.routes
+
+    def dropped(self, request: pb.GenerateRequest | pb.EmbedRequest, head: Attempt | Replayed) -> list[str]:
+        """The request fields the answering provider left out (x-gateway-dropped-params, the access
+        log); a replayed answer's route already names its own."""
+        if not isinstance(head, Attempt):
+            return []
+        route = head.route
+        provider = self.providers[route.deployment.provider]
+        return provider.dropped_params(request, route.deployment.model, route.settings)
 
     def _answered(self, call: Call, attempt: Attempt, usage: pb.Usage) -> pb.Route:
         call.served_by = attempt.route
         route = attempt.describe(call.request.model, call.decision)
         route.cache = call.ctx.cache
+        call.dropped = call.dropped or self.dropped(call.request, attempt)
+        route.dropped_params.extend(call.dropped)
         call.answered(route, usage)
         return route
 
@@ -247,6 +261,8 @@ class Pipeline:
         attempt.decision = call.decision
         call.served_by = attempt.route
         call.route = attempt.describe(request.model, call.decision)
+        call.dropped = self.dropped(request, attempt)
+        call.route.dropped_params.extend(call.dropped)
         return attempt, self._stamp(call, attempt, first, rest)
 
     async def _stamp(
