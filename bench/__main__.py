@@ -22,6 +22,17 @@ def _connections(text: str) -> list[int]:
     return values
 
 
+TOPOLOGIES = ("inprocess", "sidecar")
+
+
+def _topologies(text: str) -> list[str]:
+    values = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [value for value in values if value not in TOPOLOGIES]
+    if not values or unknown or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"a comma-separated list of {', '.join(TOPOLOGIES)}, each once")
+    return values
+
+
 def parse(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench", description="Benchmark the Model Gateway.")
     parser.add_argument(
@@ -45,6 +56,12 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--litellm", action="store_true", help="also measure LiteLLM's proxy (same as BENCH_LITELLM=1)"
     )
+    parser.add_argument(
+        "--topologies",
+        type=_topologies,
+        default=list(TOPOLOGIES),
+        help='of `up`, the default first (default "inprocess,sidecar"); the growth run loads the first',
+    )
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     return Options(
@@ -56,6 +73,7 @@ def parse(argv: list[str] | None) -> Options:
         readme=None if args.no_readme else args.readme,
         litellm=bool(args.litellm) or os.environ.get("BENCH_LITELLM", "") not in ("", "0"),
         quick=quick,
+        topologies=args.topologies,
     )
 
 

@@ -127,8 +127,9 @@ def run_h2load(
     duration_s: float,
     workdir: Path,
     min_reply_bytes: int,
+    headers: Mapping[str, str] | None = None,
 ) -> LoadResult:
-    """Unary gRPC over h2c: the framed request body posted with gRPC's headers."""
+    """Unary gRPC over h2c: the framed request body posted with gRPC's headers (and `headers`)."""
     body, log = workdir / "grpc-request.bin", workdir / "h2load-requests.tsv"
     body.write_bytes(frame)
     log.unlink(missing_ok=True)
@@ -138,6 +139,7 @@ def run_h2load(
         *("-t", "1", "-c", str(connections), "-m", "1", "-D", str(seconds)),
         *("-d", str(body), "--log-file", str(log)),
         *("-H", "content-type: application/grpc", "-H", "te: trailers"),
+        *(arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")),
         url,
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)

@@ -63,7 +63,8 @@ def upstream_stream() -> str:
     return "".join(events)
 
 
-def openai_request(model: str, stream: bool) -> bytes:
+def openai_request(model: str, stream: bool, deterministic: bool = False) -> bytes:
+    """`deterministic`: temperature 0, which the response cache keeps (only_deterministic)."""
     body: dict[str, object] = {
         "model": model,
         "messages": [{"role": "user", "content": PROMPT}],
@@ -71,15 +72,20 @@ def openai_request(model: str, stream: bool) -> bytes:
     }
     if stream:
         body["stream"] = True
+    if deterministic:
+        body["temperature"] = 0
     return _dumps(body).encode()
 
 
-def ollama_request(model: str, stream: bool) -> bytes:
+def ollama_request(model: str, stream: bool, deterministic: bool = False) -> bytes:
     # Ollama streams unless told not to, so "stream" is always explicit.
+    options: dict[str, object] = {"num_predict": MAX_TOKENS}
+    if deterministic:
+        options["temperature"] = 0
     body = {
         "model": model,
         "messages": [{"role": "user", "content": PROMPT}],
-        "options": {"num_predict": MAX_TOKENS},
+        "options": options,
         "stream": stream,
     }
     return _dumps(body).encode()

@@ -24,7 +24,7 @@ from bench.litellm_proxy import run_litellm
 from bench.machine import describe
 from bench.measure import Growth, LoadResult, Memory, Run, Scenario
 from bench.procs import cpu_ms, machine_busy_ms, own_cpu_ms, rss_mb
-from bench.stack import run_stack
+from bench.stack import ROLES, run_stack
 from bench.targets import Target, build_targets
 from bench.tools import ensure_tools
 from bench.upstream import run_upstream
@@ -46,6 +46,7 @@ class Options:
     readme: Path | None
     litellm: bool
     quick: bool
+    topologies: list[str]  # of `up`; the first is the default topology, measured in full
 
 
 def say(message: str) -> None:
@@ -156,17 +157,21 @@ def _keep_logs(tmp: Path, out: Path) -> None:
 
 
 def _start(stack: ExitStack, tmp: Path, options: Options, run: Run) -> tuple[list[Target], dict[str, Pids]]:
-    """nginx, the gateway and (optionally) LiteLLM; the paths to load and the processes to watch."""
+    """nginx, the gateway in each topology and (optionally) LiteLLM; the paths to load and the
+    processes to watch (every topology stays up; only the one under load spends CPU)."""
     tools = ensure_tools()
     upstream = stack.enter_context(run_upstream(tools["nginx"], tmp / "nginx"))
-    gateway = stack.enter_context(run_stack(upstream, tmp / "gateway"))
-    say(f"nginx on :{upstream.port}, gRPC on {gateway.grpc_target}, bridge on {gateway.bridge_url}")
+    say(f"nginx on :{upstream.port}")
+    processes: dict[str, Pids] = {}
+    gateways = []
+    for topology in options.topologies:
+        gateway = stack.enter_context(run_stack(upstream, tmp / f"gateway-{topology}", topology))
+        say(f"up --topology {topology}: gRPC on {gateway.grpc_target}, REST on {gateway.bridge_url}")
+        gateways.append(gateway)
+        for role, pid in gateway.pids.items():
+            processes[role] = lambda pid=pid: [pid]  # type: ignore[misc]
     upstream_pids = upstream.pids()
-    processes: dict[str, Pids] = {
-        "serve": lambda: [gateway.serve_pid],
-        "bridge": lambda: [gateway.bridge_pid],
-        "upstream": lambda: upstream_pids,
-    }
+    processes["upstream"] = lambda: upstream_pids
     extra = []
     if options.litellm:
         litellm = stack.enter_context(run_litellm(upstream, tmp / "litellm", run.notes))
@@ -175,7 +180,7 @@ def _start(stack: ExitStack, tmp: Path, options: Options, run: Run) -> tuple[lis
         else:
             processes["litellm"] = litellm.pids
             extra.append(litellm.rest())
-    return build_targets(tools, upstream, gateway, tmp, extra), processes
+    return build_targets(tools, upstream, gateways, tmp, extra), processes
 
 
 def _scenarios(targets: list[Target], processes: dict[str, Pids], options: Options, run: Run) -> set[str]:
@@ -216,7 +221,7 @@ def _memory(
         run.notes.append("memory growth run skipped: REST /v1/chat/completions is not usable")
         return
     rest = next(t for t in targets if (t.key, t.mode) == ("openai", "unary"))
-    watched = {name: processes[name] for name in ("serve", "bridge")}
+    watched = {name: processes[name] for name in ROLES[options.topologies[0]]}
     growth, readings = _growth(run, rest, max(options.connections), options.growth_requests, watched)
     run.growth = growth
     for memory in run.memory:
@@ -251,6 +256,7 @@ def main(options: Options) -> int:
             "stream_chunks": len(payloads.PIECES),
             "quick": options.quick,
             "litellm": options.litellm,
+            "topologies": options.topologies,
         },
     )
     busy, own, started = machine_busy_ms(), own_cpu_ms(), time.monotonic()

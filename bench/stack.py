@@ -1,8 +1,19 @@
-"""The gateway under test: `model-gateway --config X up`, exactly as `make run` starts it.
+"""The gateway under test: `model-gateway --config X up --topology T`, exactly as `make run` starts it,
+with the production features on.
 
-`up` runs the gRPC service (on server.grpc plus a private unix socket) and
-then the bridge over that socket; both are children of `up`, found by their
-command lines so their CPU and memory can be read from /proc.
+The config requires a key (a static one, sent by every load tool), keeps
+in-memory limits on the key and the whole gateway set far above what the
+run can reach (so every call is admitted, and every call pays for the
+check), writes every call to the SQLite usage ledger, serves metrics, and
+traces through an OTLP/HTTP exporter (to the nginx upstream, which answers
+200 and drops the spans) sampled at 1 % (`parentbased_traceidratio`, 0.01).
+The response cache is on (in memory, its default): the ordinary scenarios
+send non-deterministic requests (the cache's bypass path); the cache-hit
+scenario sends `temperature: 0`.
+
+`up` runs one worker: in the in-process topology one process serves both
+ports; in the sidecar topology a `serve` process and a bridge process talk
+over a unix socket. Their pids are found by their command lines, under `up`.
 """
 
 from __future__ import annotations
@@ -13,23 +24,30 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from bench import payloads
 from bench.procs import children, cmdline, free_port, kill_leftovers, stop, wait_for_tcp
-from bench.upstream import STREAM_PREFIX, UNARY_PREFIX, Upstream
+from bench.upstream import OTLP_PATH, STREAM_PREFIX, UNARY_PREFIX, Upstream
+
+BENCH_KEY = "sk-bench-static-key-0123456789abcdef"  # made up, loopback only: the key the config requires
+AUTH = {"Authorization": f"Bearer {BENCH_KEY}"}
+HIGH = 1_000_000_000  # limits no run comes near: checked on every call, never refusing
+SAMPLER = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.01"}
+# process role -> the word its command line carries
+ROLES = {"inprocess": {"worker": " worker"}, "sidecar": {"serve": " serve", "bridge": "model_gateway_bridge"}}
 
 
 @dataclass(frozen=True)
 class Stack:
+    topology: str
     process: subprocess.Popen[bytes]
     grpc_port: int
     bridge_port: int
-    serve_pid: int
-    bridge_pid: int
+    pids: dict[str, int] = field(default_factory=dict)  # role (worker | serve | bridge) -> pid
 
     @property
     def grpc_target(self) -> str:
@@ -40,10 +58,17 @@ class Stack:
         return f"http://127.0.0.1:{self.bridge_port}"
 
 
-def gateway_config(upstream: Upstream, grpc_port: int, bridge_port: int) -> dict[str, object]:
-    """Two providers on one nginx (JSON and SSE prefixes); every other setting at its default."""
+def gateway_config(
+    upstream: Upstream, grpc_port: int, bridge_port: int, metrics_port: int, workdir: Path
+) -> dict[str, object]:
+    """Two providers on one nginx (JSON and SSE prefixes), and the production features on."""
+    pricing = {"input_per_mtok": 0.15, "output_per_mtok": 0.6}  # so every call is priced and costed
     return {
-        "server": {"grpc": f"127.0.0.1:{grpc_port}", "bridge": f"127.0.0.1:{bridge_port}"},
+        "server": {
+            "grpc": f"127.0.0.1:{grpc_port}",
+            "bridge": f"127.0.0.1:{bridge_port}",
+            "metrics": f"127.0.0.1:{metrics_port}",
+        },
         "providers": {
             "bench-unary": {"kind": "openai", "base_url": upstream.base_url(UNARY_PREFIX)},
             "bench-stream": {"kind": "openai", "base_url": upstream.base_url(STREAM_PREFIX)},
@@ -52,12 +77,20 @@ def gateway_config(upstream: Upstream, grpc_port: int, bridge_port: int) -> dict
             {
                 "name": payloads.UNARY_MODEL,
                 "deployments": [{"provider": "bench-unary", "model": payloads.UNARY_MODEL}],
+                "pricing": pricing,
             },
             {
                 "name": payloads.STREAM_MODEL,
                 "deployments": [{"provider": "bench-stream", "model": payloads.UNARY_MODEL}],
+                "pricing": pricing,
             },
         ],
+        "storage": {"database": f"sqlite:///{workdir / 'ledger.db'}"},
+        "auth": {"keys": [{"name": "bench", "key": BENCH_KEY, "rpm": HIGH, "tpm": HIGH}]},
+        "limits": {"gateway": {"rpm": HIGH, "tpm": HIGH}},
+        "cache": {"enabled": True},
+        "usage": {"flush_interval_s": 1},
+        "telemetry": {"otlp_endpoint": upstream.base_url(OTLP_PATH), "otlp_protocol": "http/protobuf"},
     }
 
 
@@ -73,35 +106,40 @@ def _find_child(parent: int, word: str, process: subprocess.Popen[bytes], timeou
         if process.poll() is not None:
             raise RuntimeError(f"model-gateway up exited with code {process.returncode}")
         for pid in children(parent):
-            if word in cmdline(pid):
+            if word in " ".join(cmdline(pid)):
                 return pid
         time.sleep(0.05)
-    raise RuntimeError(f"model-gateway up started no '{word}' process within {timeout:.0f}s")
+    raise RuntimeError(f"model-gateway up started no '{word.strip()}' process within {timeout:.0f}s")
 
 
 @contextmanager
-def run_stack(upstream: Upstream, workdir: Path) -> Iterator[Stack]:
+def run_stack(upstream: Upstream, workdir: Path, topology: str) -> Iterator[Stack]:
     workdir.mkdir(parents=True, exist_ok=True)
-    grpc_port, bridge_port = free_port(), free_port()
+    grpc_port, bridge_port, metrics_port = free_port(), free_port(), free_port()
     config = workdir / "gateway.yaml"
-    config.write_text(yaml.safe_dump(gateway_config(upstream, grpc_port, bridge_port), sort_keys=False))
+    settings = gateway_config(upstream, grpc_port, bridge_port, metrics_port, workdir)
+    config.write_text(yaml.safe_dump(settings, sort_keys=False))
     log = (workdir / "gateway.log").open("wb")
-    env = {k: v for k, v in os.environ.items() if k not in ("MODEL_GATEWAY_GRPC", "MODEL_GATEWAY_BRIDGE")}
-    process = subprocess.Popen(
-        [_gateway_command(), "--config", str(config), "up"], stdout=log, stderr=log, env=env
-    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("OTEL_") and k not in ("MODEL_GATEWAY_GRPC", "MODEL_GATEWAY_BRIDGE")
+    }
+    env |= SAMPLER  # and LOG_LEVEL as the environment says (INFO: an access log line per request)
+    command = [_gateway_command(), "--config", str(config), "up", "--topology", topology]
+    process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
     leftovers: dict[int, list[str]] = {}
+    pids: dict[str, int] = {}
     try:
         try:
-            serve_pid = _find_child(process.pid, "serve", process, timeout=30)
-            leftovers[serve_pid] = cmdline(serve_pid)
-            wait_for_tcp(grpc_port, process, "model-gateway serve", timeout=60)
-            bridge_pid = _find_child(process.pid, "model_gateway_bridge", process, timeout=60)
-            leftovers[bridge_pid] = cmdline(bridge_pid)
-            wait_for_tcp(bridge_port, process, "model-gateway bridge", timeout=60)
+            for role, word in ROLES[topology].items():
+                pids[role] = _find_child(process.pid, word, process, timeout=60)
+                leftovers[pids[role]] = cmdline(pids[role])
+            wait_for_tcp(grpc_port, process, f"model-gateway up ({topology}) gRPC", timeout=60)
+            wait_for_tcp(bridge_port, process, f"model-gateway up ({topology}) REST", timeout=60)
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; see {workdir / 'gateway.log'}") from None
-        yield Stack(process, grpc_port, bridge_port, serve_pid, bridge_pid)
+        yield Stack(topology, process, grpc_port, bridge_port, pids)
     finally:
         stop(process, grace=30)
         kill_leftovers(leftovers)

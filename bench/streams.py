@@ -108,11 +108,13 @@ async def http_streams(
         return await _drive(calls, duration_s)
 
 
-def _grpc_call(stub: pb_grpc.ModelGatewayAsyncStub, request: pb.GenerateRequest) -> Call:
+def _grpc_call(
+    stub: pb_grpc.ModelGatewayAsyncStub, request: pb.GenerateRequest, metadata: tuple[tuple[str, str], ...]
+) -> Call:
     async def call() -> float:
         first = 0.0
         final = False
-        async for chunk in stub.StreamGenerate(request, timeout=30):
+        async for chunk in stub.StreamGenerate(request, metadata=metadata, timeout=30):
             if not first:
                 first = time.perf_counter()
             final = chunk.HasField("final")
@@ -124,13 +126,17 @@ def _grpc_call(stub: pb_grpc.ModelGatewayAsyncStub, request: pb.GenerateRequest)
 
 
 async def grpc_streams(
-    target: str, request: pb.GenerateRequest, connections: int, duration_s: float
+    target: str,
+    request: pb.GenerateRequest,
+    connections: int,
+    duration_s: float,
+    metadata: tuple[tuple[str, str], ...] = (),
 ) -> LoadResult:
     # A local subchannel pool gives each channel its own TCP connection.
     options = [("grpc.use_local_subchannel_pool", 1)]
     channels = [grpc.aio.insecure_channel(target, options=options) for _ in range(connections)]
     try:
-        calls = [_grpc_call(pb_grpc.ModelGatewayStub(channel), request) for channel in channels]
+        calls = [_grpc_call(pb_grpc.ModelGatewayStub(channel), request, metadata) for channel in channels]
         return await _drive(calls, duration_s)
     finally:
         await asyncio.gather(*(channel.close(None) for channel in channels))

@@ -19,7 +19,7 @@ import grpc
 from bench import payloads
 from bench.load import run_h2load, run_wrk
 from bench.measure import LoadResult
-from bench.stack import Stack
+from bench.stack import AUTH, Stack
 from bench.streams import grpc_streams, http_streams
 from bench.upstream import Upstream
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
@@ -86,11 +86,15 @@ def check_http_stream(url: str, body: bytes, headers: Mapping[str, str], ollama:
         raise RuntimeError(f"POST {url}: the stream carried {text!r}, not {payloads.ANSWER!r}")
 
 
+METADATA = tuple((name.lower(), value) for name, value in AUTH.items())  # gRPC callers send the key too
+
+
 def check_grpc_stream(target: str) -> None:
     with grpc.insecure_channel(target) as channel:
         stub = pb_grpc.ModelGatewayStub(channel)
+        request = payloads.grpc_request(payloads.STREAM_MODEL)
         try:
-            chunks = list(stub.StreamGenerate(payloads.grpc_request(payloads.STREAM_MODEL), timeout=30))
+            chunks = list(stub.StreamGenerate(request, metadata=METADATA, timeout=30))
         except grpc.RpcError as exc:
             raise RuntimeError(f"gRPC StreamGenerate on {target}: {exc}") from None
     text = "".join(chunk.delta.text for chunk in chunks if chunk.HasField("delta"))
@@ -103,7 +107,8 @@ def check_grpc(target: str) -> int:
     with grpc.insecure_channel(target) as channel:
         stub = pb_grpc.ModelGatewayStub(channel)
         try:
-            reply = stub.Generate(payloads.grpc_request(payloads.UNARY_MODEL), timeout=30)
+            request = payloads.grpc_request(payloads.UNARY_MODEL)
+            reply = stub.Generate(request, metadata=METADATA, timeout=30)
         except grpc.RpcError as exc:
             raise RuntimeError(f"gRPC Generate on {target}: {exc}") from None
     text = "".join(part.text for part in reply.message.content)
@@ -122,12 +127,14 @@ class Rest:
     stream_url: str
     ollama: bool = False  # Ollama bodies and NDJSON streams instead of OpenAI's and SSE
     headers: Mapping[str, str] = field(default_factory=dict)
+    deterministic: bool = False  # temperature 0: an answer the response cache keeps (the cache-hit path)
+    modes: tuple[str, ...] = ("unary", "stream")
 
 
 def rest_targets(rest: Rest, wrk: str, workdir: Path) -> list[Target]:
     request = payloads.ollama_request if rest.ollama else payloads.openai_request
-    unary_body = request(payloads.UNARY_MODEL, False)
-    stream_body = request(payloads.STREAM_MODEL, True)
+    unary_body = request(payloads.UNARY_MODEL, False, rest.deterministic)
+    stream_body = request(payloads.STREAM_MODEL, True, rest.deterministic)
     end = NDJSON_END if rest.ollama else SSE_END
 
     def unary(connections: int, seconds: float) -> LoadResult:
@@ -138,7 +145,7 @@ def rest_targets(rest: Rest, wrk: str, workdir: Path) -> list[Target]:
             http_streams(rest.stream_url, stream_body, end, connections, seconds, rest.headers)
         )
 
-    return [
+    targets = [
         Target(
             rest.key,
             rest.label,
@@ -156,29 +163,31 @@ def rest_targets(rest: Rest, wrk: str, workdir: Path) -> list[Target]:
             lambda: check_http_stream(rest.stream_url, stream_body, rest.headers, rest.ollama),
         ),
     ]
+    return [target for target in targets if target.mode in rest.modes]
 
 
-def _grpc_targets(stack: Stack, h2load: str, workdir: Path) -> list[Target]:
+def _grpc_targets(stack: Stack, h2load: str, workdir: Path, key: str, suffix: str) -> list[Target]:
     frame = payloads.grpc_frame(payloads.grpc_request(payloads.UNARY_MODEL).SerializeToString())
     url = f"http://{stack.grpc_target}{GENERATE}"
     reply_bytes = [1]
+    headers = {name.lower(): value for name, value in AUTH.items()}
 
     def check() -> None:
         # Minus a little slack: ids and timestamps may differ in length between replies.
         reply_bytes[0] = max(1, check_grpc(stack.grpc_target) - 8)
 
     def unary(connections: int, seconds: float) -> LoadResult:
-        return run_h2load(h2load, url, frame, connections, seconds, workdir, reply_bytes[0])
+        return run_h2load(h2load, url, frame, connections, seconds, workdir, reply_bytes[0], headers)
 
     def stream(connections: int, seconds: float) -> LoadResult:
         request = payloads.grpc_request(payloads.STREAM_MODEL)
-        return asyncio.run(grpc_streams(stack.grpc_target, request, connections, seconds))
+        return asyncio.run(grpc_streams(stack.grpc_target, request, connections, seconds, METADATA))
 
     return [
-        Target("grpc", "gRPC Generate", "unary", "h2load", unary, check),
+        Target(key, f"gRPC Generate{suffix}", "unary", "h2load", unary, check),
         Target(
-            "grpc",
-            "gRPC StreamGenerate",
+            key,
+            f"gRPC StreamGenerate{suffix}",
             "stream",
             "grpc.aio",
             stream,
@@ -187,19 +196,35 @@ def _grpc_targets(stack: Stack, h2load: str, workdir: Path) -> list[Target]:
     ]
 
 
-def build_targets(
-    tools: dict[str, str], upstream: Upstream, stack: Stack, workdir: Path, extra: list[Rest]
-) -> list[Target]:
-    """The direct upstream first (the floor), then gRPC, the bridge's surfaces, then any extras."""
+def stack_targets(stack: Stack, tools: dict[str, str], workdir: Path, default: bool) -> list[Target]:
+    """gRPC and the bridge's surfaces of one topology; keys are prefixed unless it is the default."""
+    prefix = "" if default else f"{stack.topology}-"
+    suffix = "" if default else f" ({stack.topology})"
     chat = stack.bridge_url + "/v1/chat/completions"
     ollama = stack.bridge_url + "/api/chat"
     rests = [
-        Rest("openai", "REST /v1/chat/completions", chat, chat),
-        Rest("ollama", "REST Ollama /api/chat", ollama, ollama, ollama=True),
-        *extra,
+        Rest(f"{prefix}openai", f"REST /v1/chat/completions{suffix}", chat, chat, headers=AUTH),
+        Rest(f"{prefix}ollama", f"REST Ollama /api/chat{suffix}", ollama, ollama, ollama=True, headers=AUTH),
     ]
-    direct = Rest("direct", "direct upstream (nginx)", upstream.unary_url, upstream.stream_url)
-    targets = rest_targets(direct, tools["wrk"], workdir) + _grpc_targets(stack, tools["h2load"], workdir)
+    if default:
+        label = "REST /v1/chat/completions, cache hit"
+        rests.append(Rest("cache", label, chat, chat, headers=AUTH, deterministic=True, modes=("unary",)))
+    workdir = workdir / stack.topology
+    workdir.mkdir(parents=True, exist_ok=True)
+    targets = _grpc_targets(stack, tools["h2load"], workdir, f"{prefix}grpc", suffix)
     for rest in rests:
+        targets += rest_targets(rest, tools["wrk"], workdir)
+    return targets
+
+
+def build_targets(
+    tools: dict[str, str], upstream: Upstream, stacks: list[Stack], workdir: Path, extra: list[Rest]
+) -> list[Target]:
+    """The direct upstream first (the floor), then each topology (the default first), then any extras."""
+    direct = Rest("direct", "direct upstream (nginx)", upstream.unary_url, upstream.stream_url)
+    targets = rest_targets(direct, tools["wrk"], workdir)
+    for i, stack in enumerate(stacks):
+        targets += stack_targets(stack, tools, workdir, default=i == 0)
+    for rest in extra:
         targets += rest_targets(rest, tools["wrk"], workdir)
     return targets

@@ -20,6 +20,7 @@ from bench.procs import descendants, free_port, stop, wait_for_tcp
 UNARY_PREFIX = "/unary/v1"
 STREAM_PREFIX = "/stream/v1"
 CHAT = "/chat/completions"
+OTLP_PATH = "/otlp"  # the gateway's OTLP/HTTP trace exporter posts to OTLP_PATH/v1/traces: 200, dropped
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,10 @@ http {{
         location = {STREAM_PREFIX}{CHAT} {{
             default_type text/event-stream;
             return 200 {_quote(payloads.upstream_stream())};
+        }}
+        location = {OTLP_PATH}/v1/traces {{
+            default_type application/x-protobuf;
+            return 200 '';
         }}
         location / {{
             default_type application/json;

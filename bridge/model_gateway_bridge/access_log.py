@@ -49,6 +49,9 @@ class AccessLog:
         self.skip_paths = skip_paths
         # Bound once: a stream's start and end touch these on every streamed request.
         self.streams = {s.name: metrics.STREAMS_IN_FLIGHT.labels(s.name) for s in surfaces}
+        # Label children bound on first use: the label values are bounded (surface, route
+        # template, method, status), and a dict lookup is a fraction of prometheus' labels().
+        self._counted: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.skip_paths:
@@ -91,8 +94,8 @@ class AccessLog:
                 streams.dec()
             self._record(scope, surface, request_id, started, seen, gateway)
 
-    @staticmethod
     def _record(
+        self,
         scope: Scope,
         surface: str,
         request_id: str,
@@ -104,8 +107,15 @@ class AccessLog:
         route = getattr(scope.get("route"), "path", None) or metrics.UNMATCHED
         method = metrics.method_label(scope["method"])
         status: int = seen["status"]
-        metrics.REQUESTS.labels(surface, route, method, str(status)).inc()
-        metrics.DURATION.labels(surface, route).observe(ended - started)
+        labels = (surface, route, method, status)
+        bound = self._counted.get(labels)
+        if bound is None:
+            bound = self._counted[labels] = (
+                metrics.REQUESTS.labels(surface, route, method, str(status)),
+                metrics.DURATION.labels(surface, route),
+            )
+        bound[0].inc()
+        bound[1].observe(ended - started)
         if not log.isEnabledFor(logging.INFO):
             return
         first_byte = seen["first_byte"]

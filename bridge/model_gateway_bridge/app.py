@@ -22,8 +22,10 @@ from model_gateway_bridge.config import BridgeConfig
 from model_gateway_bridge.disconnects import CancelOnDisconnect
 from model_gateway_bridge.errors import BridgeError
 from model_gateway_bridge.metrics import metrics_endpoint
+from model_gateway_bridge.plain_routes import mount_plain
 from model_gateway_bridge.state import BridgeState
 from model_gateway_bridge.surfaces.registry import SURFACES
+from model_gateway_common import heap
 from model_gateway_common.addresses import split_host_port
 from model_gateway_common.tracing import shutdown_tracing
 from model_gateway_common.transport import Transport
@@ -56,6 +58,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        heap.settle()  # what start-up left behind is never garbage: collections skip it from here on
         yield
         await client.close()
         shutdown_tracing(tracer_provider)
@@ -63,6 +66,8 @@ def create_app(
     app = FastAPI(
         title="Model Gateway bridge",
         lifespan=lifespan,
+        # Traced by the OpenTelemetry instrumentation (telemetry.py), not FastAPI's own as well.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         docs_url=None,
         redoc_url=None,
         openapi_url=None,  # the contract is contracts/openapi.yaml
@@ -73,6 +78,7 @@ def create_app(
     for surface in SURFACES:
         app.include_router(surface.router)
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    mount_plain(app)  # the hot endpoints skip FastAPI's per-request machinery (plain_routes.py)
     app.add_middleware(CancelOnDisconnect)  # inside the access log, which sees a 499
     app.add_middleware(AccessLog, surfaces=SURFACES)
     if tracer_provider is not None:

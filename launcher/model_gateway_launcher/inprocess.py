@@ -34,6 +34,7 @@ from model_gateway.server import Gateway
 from model_gateway_bridge import telemetry as bridge_telemetry
 from model_gateway_bridge.app import create_app, listening_socket, server_config
 from model_gateway_bridge.config import BridgeConfig
+from model_gateway_common import heap
 from model_gateway_common.addresses import split_host_port
 from model_gateway_common.transport import InProcessTransport
 from model_gateway_launcher import __version__
@@ -72,6 +73,7 @@ async def run_worker(config: GatewayConfig, bridge: BridgeConfig) -> None:
         sock = listening_socket(*split_host_port(bridge.server.bridge))
         rest = _Server(server_config(app, bridge))
         await gateway.start()
+        heap.settle()  # what start-up left behind is never garbage: collections skip it from here on
     except BaseException:
         await gateway.close()
         raise

@@ -25,7 +25,7 @@ from bench.targets import stream_text
 from bench.upstream import nginx_conf
 
 ROOT = Path(__file__).resolve().parents[2]
-PATHS = ("direct", "grpc", "openai", "ollama")
+PATHS = ("direct", "grpc", "openai", "ollama", "sidecar-grpc", "sidecar-openai", "sidecar-ollama")
 MODES = ("unary", "stream")
 CONNECTIONS = (1, 4)
 
@@ -121,11 +121,14 @@ def test_quick_run_measures_every_scenario_and_writes_reports(tmp_path: Path) ->
                     assert isinstance(scenario["ttfc_p50_ms"], float)
                 if key != "direct":
                     assert isinstance(scenario["added_p50_ms"], float)
-                    assert isinstance(scenario["cpu_ms_per_request"]["serve"], float)
+                    process = "serve" if key.startswith("sidecar-") else "worker"
+                    assert isinstance(scenario["cpu_ms_per_request"][process], float)
+    for conns in CONNECTIONS:  # the cache-hit path: unary only
+        assert measured[("cache", "unary", conns)]["requests"] > 0
     memory = {m["process"]: m for m in data["memory"]}
-    for process_name in ("serve", "bridge"):
+    for process_name in ("worker", "serve", "bridge"):
         assert memory[process_name]["after_scenarios_mb"] > 0
-        assert memory[process_name]["at_full_mb"] > 0
+    assert memory["worker"]["at_full_mb"] > 0  # the growth run loads the default topology
     assert data["growth"]["full_requests"] >= 2000
     assert data["failures"] == []
 

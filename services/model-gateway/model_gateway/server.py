@@ -32,7 +32,7 @@ from model_gateway.service import ModelGatewayService
 from model_gateway.storage.database import open_database
 from model_gateway.storage.keys import KeyStore
 from model_gateway.storage.redis import connect_redis
-from model_gateway_common import tracing
+from model_gateway_common import heap, tracing
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
 
@@ -200,6 +200,7 @@ async def serve(config: GatewayConfig, listen: Sequence[str]) -> None:
     """
     gateway = await Gateway.open(config, listen)
     await gateway.start()
+    heap.settle()  # what start-up left behind is never garbage: collections skip it from here on
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

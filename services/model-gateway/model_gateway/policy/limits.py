@@ -136,6 +136,10 @@ class Limit(PassStage):
         self.prices = _prices(config)
         self.windows = budgets.Windows()
         self._held: dict[int, _Held] = {}
+        # Per owner and limit: the requests bucket (the same every call) and the tokens bucket's
+        # key, made once instead of per call (a hot path: every admitted call builds its plan).
+        self._request_specs: dict[tuple[str, str, int], buckets.Spec] = {}
+        self._token_keys: dict[tuple[str, str], str] = {}
         self._warned = 0.0
 
     # -- admission -------------------------------------------------------------------------------
@@ -160,11 +164,18 @@ class Limit(PassStage):
 
         def rates(owner: _Owner, rpm: int | None, tpm: int | None) -> None:
             if rpm:
-                specs.append(buckets.Spec.per_minute(f"{owner.scope}:{owner.name}:rpm", rpm, 1))
+                spec = self._request_specs.get((owner.scope, owner.name, rpm))
+                if spec is None:
+                    spec = buckets.Spec.per_minute(f"{owner.scope}:{owner.name}:rpm", rpm, 1)
+                    self._request_specs[owner.scope, owner.name, rpm] = spec
+                specs.append(spec)
                 owners.append(owner)
                 units.append("requests")
             if tpm:
-                specs.append(buckets.Spec.per_minute(f"{owner.scope}:{owner.name}:tpm", tpm, estimated()[0]))
+                key = self._token_keys.get((owner.scope, owner.name))
+                if key is None:
+                    key = self._token_keys[owner.scope, owner.name] = f"{owner.scope}:{owner.name}:tpm"
+                specs.append(buckets.Spec.per_minute(key, tpm, estimated()[0]))
                 owners.append(owner)
                 units.append("tokens")
 
