@@ -66,7 +66,8 @@ class Instant(Provider):
     async def stream(
         self, request: pb.GenerateRequest, model: str, timeout: float, settings: ModelSettings = NO_SETTINGS
     ) -> AsyncIterator[pb.StreamChunk]:
-        for chunk in ():  # an async generator that yields nothing: never streamed here
+        nothing: tuple[pb.StreamChunk, ...] = ()  # an async generator that yields nothing
+        for chunk in nothing:
             yield chunk
 
     async def list_models(self, timeout: float) -> list[str]:
