@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
@@ -27,6 +27,7 @@ from model_gateway.core.context import Principal, RequestContext
 from model_gateway.core.failover import Attempt, Resilience, call_unary, open_stream
 from model_gateway.core.observers import NullObservers, Observers
 from model_gateway.core.stages import Stage, StageList
+from model_gateway.core.streams import Abandonable
 from model_gateway.core.validation import validate_embed, validate_generate
 from model_gateway.errors import GatewayError
 from model_gateway.providers import Provider
@@ -229,7 +230,7 @@ class Pipeline:
 
     async def stream(
         self, request: pb.GenerateRequest, ctx: RequestContext
-    ) -> tuple[Attempt | Replayed, AsyncIterator[pb.StreamChunk]]:
+    ) -> tuple[Attempt | Replayed, Abandonable[pb.StreamChunk]]:
         """The route that answered, and its chunks stamped with id, model and (final) route and cost.
 
         The route is known before the first chunk is sent, so a front door
@@ -241,7 +242,8 @@ class Pipeline:
             await self.stages.enter(call)
             if call.answer is not None:
                 replay = _as_chunks(call.answer)
-                return Replayed(call.answer.route), self._stamp(call, None, replay[0], _aiter(replay[1:]))
+                rest = _aiter(replay[1:])
+                return Replayed(call.answer.route), self._stamped(call, None, replay[0], rest)
             validate_generate(request)
             first, rest, attempt = await open_stream(
                 request.model,
@@ -263,7 +265,23 @@ class Pipeline:
         call.route = attempt.describe(request.model, call.decision)
         call.dropped = self.dropped(request, attempt)
         call.route.dropped_params.extend(call.dropped)
-        return attempt, self._stamp(call, attempt, first, rest)
+        return attempt, self._stamped(call, attempt, first, rest)
+
+    def _stamped(
+        self, call: Call, attempt: Attempt | None, first: pb.StreamChunk, rest: AsyncIterator[pb.StreamChunk]
+    ) -> Abandonable[pb.StreamChunk]:
+        async def abandon() -> None:
+            # Closed before its first chunk was asked for: the generator below never ran,
+            # so its finally would not either: close the upstream and end the call here.
+            call.error = asyncio.CancelledError("the client left before the first chunk")
+            try:
+                close = getattr(rest, "aclose", None)
+                if close is not None:
+                    await close()
+            finally:
+                await self.stages.leave(call)
+
+        return Abandonable(self._stamp(call, attempt, first, rest), abandon)
 
     async def _stamp(
         self,
@@ -271,7 +289,7 @@ class Pipeline:
         attempt: Attempt | None,  # None: a replayed answer, whose final chunk has its route
         first: pb.StreamChunk,
         rest: AsyncIterator[pb.StreamChunk],
-    ) -> AsyncIterator[pb.StreamChunk]:
+    ) -> AsyncGenerator[pb.StreamChunk, None]:
         stream_id, created, model = _new_id(), int(time.time()), call.request.model
         chunk: pb.StreamChunk | None = first
         left = False

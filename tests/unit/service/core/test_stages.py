@@ -134,6 +134,16 @@ async def test_failed_and_abandoned_calls_are_recorded_once(how: str, status: tu
     assert call.cost is None  # nothing answered, nothing priced
 
 
+async def test_a_stream_closed_before_its_first_chunk_still_ends_the_call_once() -> None:
+    gateway, provider, sink = build()
+    _, chunks = await gateway.stream(request(), ctx())
+    await chunks.aclose()  # the client left before the headers went out
+    await chunks.aclose()  # closing twice is harmless
+    [call] = sink.calls
+    assert outcome(call) == ("CANCELLED", "CANCELLED")
+    assert provider.closed_streams == 1  # the upstream request was closed too
+
+
 async def test_a_stage_that_refuses_stops_the_call_before_any_upstream() -> None:
     gateway, provider, sink = build(Refuse())
     with pytest.raises(GatewayError) as raised:
