@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -23,9 +24,11 @@ from model_gateway_bridge.disconnects import CancelOnDisconnect
 from model_gateway_bridge.errors import BridgeError
 from model_gateway_bridge.metrics import metrics_endpoint
 from model_gateway_bridge.plain_routes import mount_plain
+from model_gateway_bridge.security import add_browser_security
+from model_gateway_bridge.slow_clients import protocol_with_head_deadline
 from model_gateway_bridge.state import BridgeState
 from model_gateway_bridge.surfaces.registry import SURFACES
-from model_gateway_common import heap
+from model_gateway_common import heap, tls
 from model_gateway_common.addresses import split_host_port
 from model_gateway_common.tracing import shutdown_tracing
 from model_gateway_common.transport import Transport
@@ -53,7 +56,10 @@ def create_app(
         client = GatewayClient.in_process(transport)
     else:
         client = GatewayClient(
-            grpc_target, config.server.max_message_bytes, telemetry.client_interceptors(tracer_provider)
+            grpc_target,
+            config.server.max_message_bytes,
+            telemetry.client_interceptors(tracer_provider),
+            credentials=hop_credentials(config, grpc_target),
         )
 
     @asynccontextmanager
@@ -73,7 +79,11 @@ def create_app(
         openapi_url=None,  # the contract is contracts/openapi.yaml
     )
     app.state.bridge = BridgeState(
-        client, SURFACES, config.server.max_body_bytes, config.server.request_timeout_s
+        client,
+        SURFACES,
+        config.server.max_body_bytes,
+        config.server.request_timeout_s,
+        config.server.clients.body_timeout_s,
     )
     for surface in SURFACES:
         app.include_router(surface.router)
@@ -81,6 +91,7 @@ def create_app(
     mount_plain(app)  # the hot endpoints skip FastAPI's per-request machinery (plain_routes.py)
     app.add_middleware(CancelOnDisconnect)  # inside the access log, which sees a 499
     app.add_middleware(AccessLog, surfaces=SURFACES)
+    add_browser_security(app, config.server.cors, tls=config.server.tls is not None)
     if tracer_provider is not None:
         telemetry.instrument_app(app, tracer_provider)
 
@@ -127,22 +138,49 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def hop_credentials(config: BridgeConfig, target: str) -> tuple[Any, list[tuple[str, str]]] | None:
+    """TLS to the service when the hop is a network one and TLS is configured (`server.grpc_tls`,
+    else the system's roots when the service itself serves `server.tls`); a unix socket never."""
+    if target.startswith("unix:") or (config.server.grpc_tls is None and config.server.tls is None):
+        return None
+    return tls.channel_credentials(config.server.grpc_tls or tls.GrpcClientTLS())
+
+
 def server_config(app: FastAPI, config: BridgeConfig) -> uvicorn.Config:
-    """How uvicorn serves the bridge, in its own process or beside the gateway (the launcher)."""
+    """How uvicorn serves the bridge, in its own process or beside the gateway (the launcher).
+
+    HTTPS with `server.tls` (the chain reloaded in place on SIGHUP), and the
+    bounds of `server.clients`: a deadline for each request head, keep-alive,
+    connections per process.
+    """
+    clients = config.server.clients
+    ssl_factory = None
+    if config.server.tls is not None:
+        settings = config.server.tls
+        context = tls.server_context(settings)
+        tls.on_sighup(lambda: tls.reload_context(context, settings))
+
+        def ssl_factory(_config: uvicorn.Config, _default: Any) -> ssl.SSLContext:
+            return context
+
     return uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=protocol_with_head_deadline(clients.header_timeout_s),  # httptools, with a head deadline
         log_config=None,  # uvicorn's records go through our handler (JSON or text) too
         log_level="warning",
         access_log=False,  # AccessLog writes the one line per request
         timeout_graceful_shutdown=int(config.server.shutdown_grace_s),
+        timeout_keep_alive=max(1, round(clients.keep_alive_s)),
+        limit_concurrency=clients.max_connections,
+        ssl_context_factory=ssl_factory,
     )
 
 
 def run(config: BridgeConfig, grpc_target: str, listen: str) -> None:
     host, port = split_host_port(listen)
-    log.info("model-gateway bridge on http://%s:%d -> gRPC %s", host, port, grpc_target)
+    scheme = "https" if config.server.tls is not None else "http"
+    log.info("model-gateway bridge on %s://%s:%d -> gRPC %s", scheme, host, port, grpc_target)
     tracer_provider = telemetry.setup_bridge_tracing(config.telemetry)
     server = uvicorn.Server(server_config(create_app(config, grpc_target, tracer_provider), config))
     server.run(sockets=[listening_socket(host, port)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -10,8 +11,11 @@ from starlette.requests import Request
 from model_gateway_bridge.errors import bad_request
 
 
-async def read_json(request: Request, max_bytes: int, require_json_type: bool = True) -> dict[str, Any]:
-    """The body as a JSON object; 413 past `max_bytes`, 415 for a non-JSON type, 400 for bad JSON.
+async def read_json(
+    request: Request, max_bytes: int, require_json_type: bool = True, timeout_s: float | None = None
+) -> dict[str, Any]:
+    """The body as a JSON object; 413 past `max_bytes`, 415 for a non-JSON type, 400 for bad JSON,
+    408 when the whole body has not arrived within `timeout_s` (a client trickling it, or gone quiet).
 
     Ollama's own server takes any content type (its docs post with plain
     `curl -d`), so that surface passes require_json_type=False.
@@ -24,10 +28,16 @@ async def read_json(request: Request, max_bytes: int, require_json_type: bool = 
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise _too_large(max_bytes)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise _too_large(max_bytes)
+    except TimeoutError:
+        raise bad_request(
+            f"request body not received within {timeout_s:g} s ({len(body)} bytes arrived)", status=408
+        ) from None
     if not body.strip():
         raise bad_request("request body is empty; expected a JSON object")
     try:

@@ -41,8 +41,10 @@ class GatewayClient:
         max_message_bytes: int,
         interceptors: Sequence[Any] = (),
         transport: Transport | None = None,
+        credentials: tuple[Any, list[tuple[str, str]]] | None = None,
     ) -> None:
         self.target = target
+        self._credentials = credentials  # TLS to a service on another host: (credentials, options)
         self._interceptors = list(interceptors)  # tracing: carries the trace context in metadata
         self._options = [
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -59,9 +61,18 @@ class GatewayClient:
     def stub(self) -> Transport:
         # The channel is made on first use, inside the server's event loop.
         if self._stub is None:
-            self._channel = aio.insecure_channel(
-                self.target, options=self._options, interceptors=self._interceptors or None
-            )
+            if self._credentials is not None:
+                credentials, options = self._credentials
+                self._channel = aio.secure_channel(
+                    self.target,
+                    credentials,
+                    options=[*self._options, *options],
+                    interceptors=self._interceptors or None,
+                )
+            else:
+                self._channel = aio.insecure_channel(
+                    self.target, options=self._options, interceptors=self._interceptors or None
+                )
             self._stub = cast(Transport, pb_grpc.ModelGatewayStub(self._channel))
         return self._stub
 

@@ -12,7 +12,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from model_gateway_common.client_limits import ClientLimits
 from model_gateway_common.config_file import parse_yaml, read_config_text, validate
+from model_gateway_common.cors import CORSConfig
+from model_gateway_common.tls import GrpcClientTLS, TLSConfig
 from model_gateway_common.tracing import TelemetryConfig
 
 
@@ -25,6 +28,10 @@ class BridgeServerConfig(BaseModel):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     request_timeout_s: float = Field(default=600.0, gt=0)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
+    tls: TLSConfig | None = None  # HTTPS on the REST port; SIGHUP reloads the files
+    grpc_tls: GrpcClientTLS | None = None  # TLS (and a client certificate) to a service on another host
+    cors: CORSConfig | None = None  # off: no browser origin may read replies
+    clients: ClientLimits = Field(default_factory=ClientLimits)
 
 
 class BridgeConfig(BaseModel):

@@ -20,13 +20,14 @@ class BridgeState:
     surfaces: SurfaceRegistry
     max_body_bytes: int
     request_timeout_s: float
+    body_timeout_s: float | None = None  # server.clients.body_timeout_s: a trickled body gets 408
 
     def context(self, request: Request) -> CallContext:
         surface = self.surfaces.of(request.scope).name
         return CallContext.of(request, self.request_timeout_s, surface)
 
     async def json_body(self, request: Request, require_json_type: bool = True) -> dict[str, Any]:
-        return await read_json(request, self.max_body_bytes, require_json_type)
+        return await read_json(request, self.max_body_bytes, require_json_type, self.body_timeout_s)
 
 
 def state_of(request: Request) -> BridgeState:

@@ -45,7 +45,8 @@ class Generation:
         return child
 
     def handle_signals(self) -> None:
-        """SIGTERM and SIGINT stop the children meant to stop first; `wait_any` does the rest."""
+        """SIGTERM and SIGINT stop the children meant to stop first; `wait_any` does the rest.
+        SIGHUP is passed on to every child (certificates reload)."""
 
         def forward(_signum: int, _frame: object) -> None:
             self.stopping = True
@@ -53,6 +54,14 @@ class Generation:
 
         signal.signal(signal.SIGTERM, forward)
         signal.signal(signal.SIGINT, forward)
+
+        def reload(_signum: int, _frame: object) -> None:
+            # SIGHUP: every child re-reads its TLS certificates (model_gateway_common.tls).
+            for child in self.children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGHUP)
+
+        signal.signal(signal.SIGHUP, reload)
 
     def signal(self, children: Sequence[Child]) -> None:
         for child in children:

@@ -72,6 +72,9 @@ def test_kill_9_of_up_leaves_no_process_behind_within_a_second(tmp_path: Path) -
     again = start_up(config)
     try:
         wait_for_tcp(bridge_port, again)
+        end = time.monotonic() + 30  # its workers started: its signal handlers are in place
+        while not children_of(again.pid) and time.monotonic() < end:
+            time.sleep(0.1)
     finally:
         stop(again)
     assert again.returncode == 0

@@ -19,7 +19,7 @@ import re
 import sys
 import threading
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 from opentelemetry import trace
@@ -78,8 +78,20 @@ class TextFormatter(logging.Formatter):
         return f"{text}\n{scrub(exc_text)}" if exc_text else text
 
 
+# Records waiting for the writer thread. Bounded: a stderr nobody reads (a full pipe) must not
+# grow the process without end; past the bound records are dropped, and the writer says how many.
+MAX_QUEUED_RECORDS = 50_000
+_dropped = [0]
+
+
 class _ContextQueueHandler(logging.handlers.QueueHandler):
     """Captures what only the caller's context knows (message, trace id, traceback) before queueing."""
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        if cast("queue.SimpleQueue[logging.LogRecord]", self.queue).qsize() >= MAX_QUEUED_RECORDS:
+            _dropped[0] += 1
+            return
+        self.queue.put_nowait(record)
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         record = copy.copy(record)
@@ -131,6 +143,9 @@ class _BatchWriter:
                 break
         if lines:
             try:
+                if _dropped[0]:
+                    dropped, _dropped[0] = _dropped[0], 0
+                    lines.append(f"model-gateway: {dropped} log records dropped: the log stream was too slow")
                 self._stream.write("\n".join(lines) + "\n")
                 self._stream.flush()
             except (OSError, ValueError):  # a closed stderr must not kill the writer

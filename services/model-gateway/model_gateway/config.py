@@ -22,6 +22,7 @@ from model_gateway.routing_settings import (
     StrategyName,
     check_routing,
 )
+from model_gateway_common.client_limits import ClientLimits
 from model_gateway_common.config_file import (
     ConfigError,
     config_path,
@@ -29,6 +30,8 @@ from model_gateway_common.config_file import (
     read_config_text,
     validate,
 )
+from model_gateway_common.cors import CORSConfig
+from model_gateway_common.tls import GrpcClientTLS, TLSConfig
 from model_gateway_common.tracing import TelemetryConfig
 
 __all__ = ["ConfigError", "GatewayConfig", "TelemetryConfig", "config_path", "load_config", "parse_config"]
@@ -59,6 +62,12 @@ class ServerConfig(_Strict):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     request_timeout_s: float = Field(default=600.0, gt=0)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
+    # Hardening (README: Security): TLS for both doors (mTLS for gRPC with client_ca), the bridge's
+    # TLS hop to a service on another host, browser origins, and bounds on slow or greedy clients.
+    tls: TLSConfig | None = None
+    grpc_tls: GrpcClientTLS | None = None
+    cors: CORSConfig | None = None
+    clients: ClientLimits = Field(default_factory=ClientLimits)
 
     @field_validator("metrics", mode="before")
     @classmethod

@@ -32,7 +32,9 @@ from model_gateway.service import ModelGatewayService
 from model_gateway.storage.database import open_database
 from model_gateway.storage.keys import KeyStore
 from model_gateway.storage.redis import connect_redis
+from model_gateway.stream_caps import StreamCappedService
 from model_gateway_common import heap, tracing
+from model_gateway_common.tls import GrpcServerCertificates, on_sighup
 from modelgateway.v1 import gateway_pb2 as pb
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
 
@@ -52,14 +54,28 @@ class StartError(Exception):
 
 
 def server_options(config: GatewayConfig) -> list[tuple[str, int]]:
+    """Message size, SO_REUSEPORT, and the bounds of `server.clients`: streams per connection,
+    keepalive (the server pings idle clients; clients pinging too often get GOAWAY after two
+    strikes) and connection age (GOAWAY, so long-lived clients rebalance over the workers)."""
     limit = config.server.max_message_bytes
-    return [
+    clients = config.server.clients
+    options = [
         ("grpc.max_receive_message_length", limit),
         ("grpc.max_send_message_length", limit),
         ("grpc.so_reuseport", 1),
+        ("grpc.max_concurrent_streams", clients.max_streams_per_connection),
+        ("grpc.keepalive_time_ms", int(clients.keepalive_time_s * 1000)),
+        ("grpc.keepalive_timeout_ms", int(clients.keepalive_timeout_s * 1000)),
         ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.min_ping_interval_without_data_ms", int(clients.min_client_ping_interval_s * 1000)),
+        ("grpc.http2.max_ping_strikes", 2),
     ]
+    if clients.max_connection_age_s is not None:
+        options.append(("grpc.max_connection_age_ms", int(clients.max_connection_age_s * 1000)))
+        options.append(("grpc.max_connection_age_grace_ms", int(clients.max_connection_age_grace_s * 1000)))
+    if clients.max_connection_idle_s is not None:
+        options.append(("grpc.max_connection_idle_ms", int(clients.max_connection_idle_s * 1000)))
+    return options
 
 
 @dataclass
@@ -80,6 +96,7 @@ class Gateway:
     tracer_provider: TracerProvider | None
     metrics_server: MetricsServer | None
     calls: Drain = field(default_factory=Drain)  # the gRPC calls in flight, for the drain
+    certificates: GrpcServerCertificates | None = None  # server.tls, reloaded on SIGHUP
 
     @classmethod
     async def open(cls, config: GatewayConfig, listen: Sequence[str]) -> Gateway:
@@ -125,7 +142,12 @@ class Gateway:
             options=server_options(config),
             interceptors=[calls, *telemetry.server_interceptors(tracer_provider)],
         )
-        servicer = ModelGatewayService(pipeline, config.server.request_timeout_s, database)
+        servicer = StreamCappedService(
+            pipeline,
+            config.server.request_timeout_s,
+            database,
+            max_streams_per_key=config.server.clients.max_streams_per_key,
+        )
         pb_grpc.add_ModelGatewayServicer_to_server(servicer, server)
         health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health, server)
@@ -137,8 +159,13 @@ class Gateway:
             ],
             server,
         )
+        # TLS (and mTLS with client_ca) on network ports; a unix socket is local, guarded by its mode.
+        certificates = GrpcServerCertificates(config.server.tls) if config.server.tls else None
         for address in listen:
-            port = server.add_insecure_port(address)
+            if certificates is not None and not address.startswith("unix:"):
+                port = server.add_secure_port(address, certificates.credentials())
+            else:
+                port = server.add_insecure_port(address)
             shown = address if address.startswith("unix:") else f"{address.rsplit(':', 1)[0]}:{port}"
             log.info("model-gateway listening on %s", shown)
         return cls(
@@ -154,9 +181,12 @@ class Gateway:
             tracer_provider,
             metrics_server,
             calls,
+            certificates,
         )
 
     async def start(self) -> None:
+        if self.certificates is not None:
+            on_sighup(self.certificates.reload)
         self.keys.start()
         self.ledger.start()
         await self.pipeline.start()

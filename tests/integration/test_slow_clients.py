@@ -1,0 +1,176 @@
+"""Slow and greedy clients against real processes: slowloris on the REST port, a trickled body,
+streams per key; every wait bounded and polled, never slept on."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+
+from modelgateway.v1 import gateway_pb2 as pb
+from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
+from tests.integration.conftest import GATEWAY, ROOT, free_port, start_fake, stop, wait_for_tcp
+
+HEAD_TIMEOUT_S = 2
+HALF_OPEN = 500
+KEY = "sk-stream-cap-0123456789"
+BRIDGE = [sys.executable, "-m", "model_gateway_bridge"]
+
+
+@pytest.fixture(scope="module")
+def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A bridge alone (no service behind it: /metrics and 404s are its own answers)."""
+    import subprocess
+
+    tmp = tmp_path_factory.mktemp("slow")
+    port = free_port()
+    config = tmp / "bridge.yaml"
+    config.write_text(
+        f"server:\n  bridge: 127.0.0.1:{port}\n"
+        f"  clients: {{header_timeout_s: {HEAD_TIMEOUT_S}, body_timeout_s: 1}}\n"
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "model_gateway_bridge",
+            "--config",
+            str(config),
+            "--grpc-target",
+            "127.0.0.1:1",
+        ],
+        cwd=ROOT,
+    )
+    try:
+        wait_for_tcp(port, process)
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+def connect(address: str) -> socket.socket:
+    host, port = address.split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def closed_by_server(sock: socket.socket, within: float) -> bool:
+    sock.settimeout(within)
+    try:
+        return sock.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_500_half_open_connections_do_not_stop_others_and_are_reaped(bridge: str) -> None:
+    held = []
+    try:
+        for _ in range(HALF_OPEN):
+            sock = connect(bridge)
+            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")  # a head never finished
+            held.append(sock)
+        started = time.monotonic()
+        reply = httpx.get(f"http://{bridge}/metrics", timeout=10)
+        assert reply.status_code == 200
+        assert time.monotonic() - started < 5  # served beside them, not after them
+        # The server closes them once the head deadline passes (generous bound for a loaded machine).
+        assert all(closed_by_server(sock, HEAD_TIMEOUT_S + 10) for sock in held[:: HALF_OPEN // 10])
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_a_head_trickled_a_byte_at_a_time_is_cut_at_the_deadline(bridge: str) -> None:
+    """Each byte would reset a keep-alive timer; the head deadline does not move."""
+    sock = connect(bridge)
+    try:
+        started = time.monotonic()
+        for byte in b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200:
+            try:
+                sock.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            if closed_by_server(sock, 0.1):
+                break
+            assert time.monotonic() - started < HEAD_TIMEOUT_S + 15, "the trickling client is still served"
+        assert time.monotonic() - started >= HEAD_TIMEOUT_S - 0.5
+    finally:
+        sock.close()
+
+
+def test_a_body_that_stops_arriving_gets_408(bridge: str) -> None:
+    sock = connect(bridge)
+    try:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 500\r\n\r\n{"model": '
+        )
+        sock.settimeout(15)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            piece = sock.recv(4096)
+            assert piece, received
+            received += piece
+        assert received.startswith(b"HTTP/1.1 408"), received[:200]
+        assert b"not received within 1 s" in received + sock.recv(4096)
+    finally:
+        sock.close()
+
+
+def test_streams_per_key_are_capped_on_the_grpc_port(tmp_path: Path) -> None:
+    import subprocess
+
+    fake, fake_process = start_fake("openai_server", tmp_path)
+    port = free_port()
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        f"server: {{grpc: '127.0.0.1:{port}', clients: {{max_streams_per_key: 2}}}}\n"
+        f"storage: {{database: 'sqlite:///{tmp_path}/gateway.db'}}\n"
+        f"auth: {{keys: [{{name: capped, key: '{KEY}'}}, {{name: other, key: '{KEY}-other'}}]}}\n"
+        f"providers: {{cloud: {{kind: openai, base_url: '{fake.url}/v1'}}}}\n"
+        "models: [{name: slow-stream, deployments: [{provider: cloud, model: slow-stream}]}]\n"
+    )
+    process = subprocess.Popen([*GATEWAY, "--config", str(config), "serve"], cwd=ROOT)
+    message = pb.Message(role=pb.ROLE_USER, content=[pb.ContentPart(text="go")])
+    request = pb.GenerateRequest(model="slow-stream", messages=[message])
+    try:
+        wait_for_tcp(port, process)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.ModelGatewayStub(channel)
+            auth = (("authorization", f"Bearer {KEY}"),)
+            open_streams = [stub.StreamGenerate(request, metadata=auth, timeout=60) for _ in range(2)]
+            for stream in open_streams:
+                assert next(stream).HasField("delta")
+            with pytest.raises(grpc.RpcError) as refused:
+                next(stub.StreamGenerate(request, metadata=auth, timeout=10))
+            assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+            assert "max_streams_per_key" in refused.value.details()  # type: ignore[attr-defined]
+            # Another key is not held back by this one.
+            other = stub.StreamGenerate(
+                request, metadata=(("authorization", f"Bearer {KEY}-other"),), timeout=60
+            )
+            assert next(other).HasField("delta")
+            other.cancel()
+            # Closing one stream frees its slot.
+            open_streams[0].cancel()
+            end = time.monotonic() + 20
+            while True:
+                again = stub.StreamGenerate(request, metadata=auth, timeout=60)
+                try:
+                    assert next(again).HasField("delta")
+                    break
+                except grpc.RpcError:
+                    assert time.monotonic() < end, "the cancelled stream's slot was never freed"
+                    time.sleep(0.1)
+            again.cancel()
+            open_streams[1].cancel()
+    finally:
+        stop(process)
+        stop(fake_process)
