@@ -12,7 +12,7 @@ PROTOS := $(wildcard proto/modelgateway/v1/*.proto)
 CONFIG ?= config/gateway.yaml
 PACKAGES := libs/common/model_gateway_common services/model-gateway/model_gateway bridge/model_gateway_bridge launcher/model_gateway_launcher bench
 
-.PHONY: install proto run test lint typecheck unit integration contract bench clean test-services
+.PHONY: install proto run test test-sidecar lint typecheck unit integration contract bench clean test-services
 
 install: $(STAMP) $(GEN)
 
@@ -54,8 +54,18 @@ test-services:
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
 	@command -v psql >/dev/null || { apt-get update -qq && apt-get install -y -qq postgresql-client; }
 
+# `up` runs the in-process topology by default; the sidecar (service and bridge as two processes)
+# runs a representative subset: both surfaces through the SDKs, the wire goldens, traces across
+# two processes, and the process tree. MODEL_GATEWAY_TOPOLOGY picks the topology of every `up`.
+SIDECAR_TESTS := tests/integration/test_openai_surface.py tests/integration/test_ollama_surface.py \
+	tests/integration/test_telemetry.py tests/integration/test_orphans.py tests/contract/test_golden_pairs.py
+
 test: lint typecheck test-services
 	$(BIN)/python -m pytest tests
+	MODEL_GATEWAY_TOPOLOGY=sidecar $(BIN)/python -m pytest $(SIDECAR_TESTS)
+
+test-sidecar: install test-services
+	MODEL_GATEWAY_TOPOLOGY=sidecar $(BIN)/python -m pytest tests/integration tests/contract
 
 unit: install
 	$(BIN)/python -m pytest tests/unit

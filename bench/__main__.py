@@ -62,6 +62,12 @@ def parse(argv: list[str] | None) -> Options:
         default=list(TOPOLOGIES),
         help='of `up`, the default first (default "inprocess,sidecar"); the growth run loads the first',
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="in-process workers, `up --workers N` (default: one per core; the sidecar runs one worker)",
+    )
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     return Options(
@@ -74,6 +80,7 @@ def parse(argv: list[str] | None) -> Options:
         litellm=bool(args.litellm) or os.environ.get("BENCH_LITELLM", "") not in ("", "0"),
         quick=quick,
         topologies=args.topologies,
+        workers=max(1, args.workers),
     )
 
 

@@ -17,6 +17,21 @@ README_START = "<!-- BENCH:START -->"
 README_END = "<!-- BENCH:END -->"
 
 
+def _topologies(run: Run) -> list[str]:
+    settings = run.settings
+    names: Any = settings.get("topologies") or ["sidecar"]
+    workers = settings.get("inprocess_workers", 1)
+    shown = []
+    for i, name in enumerate(names):
+        what = (
+            f"`up --topology inprocess --workers {workers}` ({workers} process(es) serving both ports)"
+            if name == "inprocess"
+            else "`up --topology sidecar` (one `serve` and one bridge process over a unix socket)"
+        )
+        shown.append(what + (" (the default)" if i == 0 else ""))
+    return shown
+
+
 def _num(value: float | None, digits: int = 2) -> str:
     if value is None or math.isnan(value):
         return "-"
@@ -115,6 +130,13 @@ def markdown(run: Run) -> str:
         "Unary: wrk (REST) and h2load (gRPC, one stream per connection); streams: an asyncio client "
         f"(aiohttp, grpc.aio), answers of {settings['stream_chunks']} text deltas. "
         f"Other processes used {_num(run.background_cpu_pct, 0)}% of the CPU meanwhile.",
+        "",
+        "Production features on: a key required (sent by every client), in-memory limits on the key "
+        "and the gateway (far above reach), the in-memory response cache (the ordinary scenarios "
+        "send non-deterministic requests: its bypass path), the SQLite usage ledger, metrics, "
+        "the access log at INFO, and OTLP tracing sampled at 1 % (parentbased_traceidratio 0.01). "
+        f"Topologies: {', '.join(_topologies(run))}; paths without a topology in their name are "
+        f"the default's. CPU columns: each role's processes summed, per request.",
         "",
         "**Unary**",
         "",

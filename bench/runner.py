@@ -47,6 +47,7 @@ class Options:
     litellm: bool
     quick: bool
     topologies: list[str]  # of `up`; the first is the default topology, measured in full
+    workers: int  # in-process workers (the sidecar runs one worker: two processes)
 
 
 def say(message: str) -> None:
@@ -165,11 +166,15 @@ def _start(stack: ExitStack, tmp: Path, options: Options, run: Run) -> tuple[lis
     processes: dict[str, Pids] = {}
     gateways = []
     for topology in options.topologies:
-        gateway = stack.enter_context(run_stack(upstream, tmp / f"gateway-{topology}", topology))
-        say(f"up --topology {topology}: gRPC on {gateway.grpc_target}, REST on {gateway.bridge_url}")
+        workers = options.workers if topology == "inprocess" else 1
+        gateway = stack.enter_context(run_stack(upstream, tmp / f"gateway-{topology}", topology, workers))
+        say(
+            f"up --topology {topology} --workers {workers}: gRPC on {gateway.grpc_target}, "
+            f"REST on {gateway.bridge_url}"
+        )
         gateways.append(gateway)
-        for role, pid in gateway.pids.items():
-            processes[role] = lambda pid=pid: [pid]  # type: ignore[misc]
+        for role, pids in gateway.pids.items():
+            processes[role] = lambda pids=pids: list(pids)  # type: ignore[misc]
     upstream_pids = upstream.pids()
     processes["upstream"] = lambda: upstream_pids
     extra = []
@@ -257,6 +262,7 @@ def main(options: Options) -> int:
             "quick": options.quick,
             "litellm": options.litellm,
             "topologies": options.topologies,
+            "inprocess_workers": options.workers,
         },
     )
     busy, own, started = machine_busy_ms(), own_cpu_ms(), time.monotonic()

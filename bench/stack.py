@@ -11,9 +11,12 @@ The response cache is on (in memory, its default): the ordinary scenarios
 send non-deterministic requests (the cache's bypass path); the cache-hit
 scenario sends `temperature: 0`.
 
-`up` runs one worker: in the in-process topology one process serves both
-ports; in the sidecar topology a `serve` process and a bridge process talk
-over a unix socket. Their pids are found by their command lines, under `up`.
+`up --workers N`: in the in-process topology each worker is one process
+serving both ports (the benchmark runs one per core, as `up --workers
+$(nproc)` would); in the sidecar topology each worker is a `serve` process
+and a bridge process over a unix socket (one worker: two processes for two
+cores). Their pids are found by their command lines, under `up`; a role's
+CPU and memory are its processes' sum.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ class Stack:
     process: subprocess.Popen[bytes]
     grpc_port: int
     bridge_port: int
-    pids: dict[str, int] = field(default_factory=dict)  # role (worker | serve | bridge) -> pid
+    pids: dict[str, list[int]] = field(default_factory=dict)  # role (worker | serve | bridge) -> pids
 
     @property
     def grpc_target(self) -> str:
@@ -100,20 +103,24 @@ def _gateway_command() -> str:
     return str(local) if local.exists() else "model-gateway"
 
 
-def _find_child(parent: int, word: str, process: subprocess.Popen[bytes], timeout: float) -> int:
+def _find_children(
+    parent: int, word: str, count: int, process: subprocess.Popen[bytes], timeout: float
+) -> list[int]:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if process.poll() is not None:
             raise RuntimeError(f"model-gateway up exited with code {process.returncode}")
-        for pid in children(parent):
-            if word in " ".join(cmdline(pid)):
-                return pid
+        found = [pid for pid in children(parent) if word in " ".join(cmdline(pid))]
+        if len(found) >= count:
+            return found
         time.sleep(0.05)
-    raise RuntimeError(f"model-gateway up started no '{word.strip()}' process within {timeout:.0f}s")
+    raise RuntimeError(
+        f"model-gateway up started no {count} '{word.strip()}' processes within {timeout:.0f}s"
+    )
 
 
 @contextmanager
-def run_stack(upstream: Upstream, workdir: Path, topology: str) -> Iterator[Stack]:
+def run_stack(upstream: Upstream, workdir: Path, topology: str, workers: int = 1) -> Iterator[Stack]:
     workdir.mkdir(parents=True, exist_ok=True)
     grpc_port, bridge_port, metrics_port = free_port(), free_port(), free_port()
     config = workdir / "gateway.yaml"
@@ -127,14 +134,15 @@ def run_stack(upstream: Upstream, workdir: Path, topology: str) -> Iterator[Stac
     }
     env |= SAMPLER  # and LOG_LEVEL as the environment says (INFO: an access log line per request)
     command = [_gateway_command(), "--config", str(config), "up", "--topology", topology]
+    command += ["--workers", str(workers)]
     process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
     leftovers: dict[int, list[str]] = {}
-    pids: dict[str, int] = {}
+    pids: dict[str, list[int]] = {}
     try:
         try:
             for role, word in ROLES[topology].items():
-                pids[role] = _find_child(process.pid, word, process, timeout=60)
-                leftovers[pids[role]] = cmdline(pids[role])
+                pids[role] = _find_children(process.pid, word, workers, process, timeout=60)
+                leftovers.update((pid, cmdline(pid)) for pid in pids[role])
             wait_for_tcp(grpc_port, process, f"model-gateway up ({topology}) gRPC", timeout=60)
             wait_for_tcp(bridge_port, process, f"model-gateway up ({topology}) REST", timeout=60)
         except RuntimeError as exc:

@@ -218,9 +218,26 @@ class _Spans:
 
 
 class InProcessStream:
-    """A StreamGenerate running the servicer's generator in the reader's own task, chunk by chunk."""
+    """A StreamGenerate running the servicer's generator in the reader's own task, chunk by chunk.
 
-    __slots__ = ("_chunks", "_closing", "_context", "_deadline", "_ended", "_error", "_spans")
+    The deadline is one timer for the whole call (not one per read): when it
+    fires during a read, the reading task is cancelled, which unwinds the
+    servicer where it waits (as gRPC cancels the handler), and the read
+    raises DEADLINE_EXCEEDED; between reads, the servicer is closed and the
+    next read raises it.
+    """
+
+    __slots__ = (
+        "_chunks",
+        "_closing",
+        "_context",
+        "_ended",
+        "_error",
+        "_expired",
+        "_reader",
+        "_spans",
+        "_timer",
+    )
 
     def __init__(
         self,
@@ -231,25 +248,38 @@ class InProcessStream:
         spans: _Spans | None,
     ) -> None:
         self._context = context
-        self._deadline = deadline  # loop.time() based
         self._spans = spans
         self._chunks = handler(request, context)  # an async generator: nothing runs before the first read
         self._ended = False
         self._error: BaseException | None = None
         self._closing: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[Any] | None = None
+        self._expired = False
+        self._timer: asyncio.TimerHandle | None = None
+        if deadline is not None:  # loop.time() based
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        if self._ended:
+            return
+        self._expired = True
+        if self._reader is not None:
+            self._reader.cancel()  # read() turns this into DEADLINE_EXCEEDED
+        else:
+            self._end(_deadline_exceeded())
+            self._close()
 
     async def read(self) -> Any:
         if self._ended:
             if self._error is not None:
                 raise self._error
             return EOF
+        reader = self._reader = asyncio.current_task()
+        cancelling = reader.cancelling() if reader is not None else 0
         token = otel_context.attach(self._spans.current) if self._spans is not None else None
         try:
-            if self._deadline is None:
-                chunk = await anext(self._chunks)
-            else:
-                async with asyncio.timeout_at(self._deadline):
-                    chunk = await anext(self._chunks)
+            chunk = await anext(self._chunks)
         except StopAsyncIteration:
             error = self._context.set_error()
             self._end(error)
@@ -259,12 +289,11 @@ class InProcessStream:
         except aio.AioRpcError as failed:
             self._end(failed)
             raise
-        except TimeoutError:
-            late = _deadline_exceeded()
-            self._end(late)
-            self._close()
-            raise late from None
         except asyncio.CancelledError as cancelled:
+            if self._expired and reader is not None and reader.uncancel() <= cancelling:
+                late = _deadline_exceeded()  # our timer's cancel, not the caller's
+                self._end(late)
+                raise late from None
             self._end(cancelled)  # the generator has unwound: the upstream request is closed
             raise
         except Exception as exc:
@@ -272,6 +301,7 @@ class InProcessStream:
             self._end(unexpected)
             raise unexpected from None
         finally:
+            self._reader = None
             if token is not None:
                 otel_context.detach(token)
         return chunk
@@ -294,6 +324,9 @@ class InProcessStream:
 
     def _end(self, error: BaseException | None) -> None:
         self._ended = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._error = error if isinstance(error, aio.AioRpcError) else None
         if self._spans is not None:
             spans, self._spans = self._spans, None

@@ -264,3 +264,17 @@ async def test_each_call_is_a_bridge_client_span_over_a_gateway_server_span() ->
     assert failed_client.attributes is not None
     assert failed_client.attributes["rpc.grpc.status_code"] == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
     assert failed_server.status.status_code == trace.StatusCode.ERROR
+
+
+async def test_a_deadline_passing_between_reads_closes_the_servicer(
+    both: tuple[Servicer, Transport, Transport],
+) -> None:
+    servicer, _, local = both
+    servicer.closed.clear()
+    call = local.StreamGenerate(pb.GenerateRequest(model="ok"), timeout=0.1)
+    assert (await call.read()).delta.text == "a"
+    await asyncio.sleep(0.2)  # nobody reads: gRPC would still cancel the handler at the deadline
+    assert servicer.closed == ["ok"]
+    with pytest.raises(TransportError) as raised:
+        await call.read()
+    assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
