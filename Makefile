@@ -12,7 +12,8 @@ PROTOS := $(wildcard proto/modelgateway/v1/*.proto)
 CONFIG ?= config/gateway.yaml
 PACKAGES := libs/common/model_gateway_common services/model-gateway/model_gateway bridge/model_gateway_bridge launcher/model_gateway_launcher bench
 
-.PHONY: install proto run test test-sidecar lint typecheck unit integration contract bench clean test-services
+.PHONY: install proto run test test-sidecar lint typecheck unit integration contract bench bench-smoke clean \
+	test-services
 
 install: $(STAMP) $(GEN)
 
@@ -78,6 +79,10 @@ contract: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# The harness itself, run once with one-second scenarios (never part of `make test`).
+bench-smoke: install
+	BENCH_SMOKE=1 $(BIN)/python -m pytest tests/unit/test_bench_smoke.py
 
 clean:
 	rm -rf $(VENV) $(GEN_ROOT)/modelgateway .mypy_cache .ruff_cache .pytest_cache

@@ -439,3 +439,36 @@ def test_draining_cuts_a_call_longer_than_the_grace_with_a_status_and_refuses_ne
         assert process.wait(timeout=20) == 0
     finally:
         stop(process)
+
+
+@pytest.mark.parametrize("topology", ["inprocess", "sidecar"])
+def test_up_drains_the_bridges_rest_calls_in_flight(hard: Gateway, tmp_path: Path, topology: str) -> None:
+    """SIGTERM to `up` while a REST call waits on its upstream: the call still gets its answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    grpc_port, bridge_port = free_port(), free_port()
+    config = tmp_path / "up.yaml"
+    config.write_text(
+        f"server: {{grpc: '127.0.0.1:{grpc_port}', bridge: '127.0.0.1:{bridge_port}', "
+        "shutdown_grace_s: 10}\n"
+        f"storage: {{database: 'sqlite:///{tmp_path}/up.db'}}\n"
+        f"providers: {{cloud: {{kind: openai, base_url: '{hard.openai.url}/v1'}}}}\n"
+        "models: [{name: slow, deployments: [{provider: cloud, model: slow-first-byte}]}]\n"
+    )
+    up = subprocess.Popen([*GATEWAY, "--config", str(config), "up", "--topology", topology], cwd=ROOT)
+    body = {"model": "slow", "messages": [{"role": "user", "content": "drain me"}]}
+    try:
+        wait_for_tcp(bridge_port, up)
+        before = stat(hard.openai, "unary_started")
+        with ThreadPoolExecutor(1) as pool:
+            reply = pool.submit(
+                httpx.post, f"http://127.0.0.1:{bridge_port}/v1/chat/completions", json=body, timeout=30
+            )
+            wait_until(lambda: stat(hard.openai, "unary_started") > before, "the call to reach the upstream")
+            up.send_signal(signal.SIGTERM)  # the upstream holds its first byte for 2 s
+            answered = reply.result()
+        assert answered.status_code == 200, answered.text
+        assert "drain me" in answered.json()["choices"][0]["message"]["content"]
+        assert up.wait(timeout=30) == 0
+    finally:
+        stop(up)

@@ -24,7 +24,7 @@ import pytest
 
 from model_gateway.storage.database import open_database
 from modelgateway.v1 import gateway_pb2_grpc as pb_grpc
-from tests.integration.conftest import GATEWAY, ROOT, free_port, start_fake, stop, wait_for_tcp
+from tests.integration.conftest import GATEWAY, ROOT, Fake, free_port, start_fake, stop, wait_for_tcp
 from tests.integration.test_grpc_service import chat
 
 
@@ -112,13 +112,25 @@ def test_sigterm_loses_nothing_and_rows_equal_calls(tmp_path: Path, ollama: str,
             next(left)
             left.cancel()
             # In flight at SIGTERM: one that finishes within the grace period, one cut at its end.
+            fake = Fake(ollama)
+            before = fake.stats()
             with ThreadPoolExecutor(2) as pool:
                 drained = pool.submit(stub.Generate, chat("slow"), metadata=rid(f"{run}-drained"), timeout=10)
                 cut_request = chat("slow-stream")
                 cut = pool.submit(
                     lambda: list(stub.StreamGenerate(cut_request, metadata=rid(f"{run}-cut"), timeout=10))
                 )
-                time.sleep(0.5)
+                # Both have reached the upstream (the fake says so) before the signal: no sleeping on it.
+                end = time.monotonic() + 20
+                while True:
+                    now = fake.stats()
+                    if (
+                        now["unary_started"] > before["unary_started"]  # type: ignore[operator]
+                        and now["streams_started"] > before["streams_started"]  # type: ignore[operator]
+                    ):
+                        break
+                    assert time.monotonic() < end, "the calls never reached the upstream"
+                    time.sleep(0.02)
                 process.send_signal(signal.SIGTERM)
                 assert drained.result().usage.output_tokens > 0
                 with pytest.raises(grpc.RpcError):

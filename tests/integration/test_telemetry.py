@@ -244,6 +244,30 @@ def genai_spans(spans: list[Span]) -> list[Span]:
 SERVER, CLIENT = trace_pb2.Span.SPAN_KIND_SERVER, trace_pb2.Span.SPAN_KIND_CLIENT
 
 
+def settle(stack: Stack) -> None:
+    """Every span that ended before now has reached the collector: a marker call's spans have.
+
+    Each service's batch processor exports spans in the order they end, so once
+    the marker's last span of each service (the bridge's server span ends after
+    its response) is in, every earlier one is too. No sleeping on it.
+    """
+    trace_id, _, header = traceparent()
+    reply = httpx.post(
+        f"{stack.bridge_url}/api/v1/generate",
+        json=native_body("mini"),
+        headers={"traceparent": header},
+        timeout=15,
+    )
+    assert reply.status_code == 200
+
+    def complete(spans: list[Span]) -> bool:
+        bridge_server = any(s.kind == SERVER and s.name.startswith("POST") for s in spans)
+        gateway = len({s.service for s in spans}) >= 2 and len(genai_spans(spans)) == 1
+        return bridge_server and gateway
+
+    stack.collector.wait_for(trace_id, complete)
+
+
 # --- one trace across both processes ---------------------------------------------------------------
 
 
@@ -322,8 +346,8 @@ def test_streams_get_no_span_per_chunk(stack: Stack) -> None:
         names = {s.name for s in spans}
         return {"POST /api/chat", "chat llama3.2", "/modelgateway.v1.ModelGateway/StreamGenerate"} <= names
 
-    spans = stack.collector.wait_for(trace_id, complete)
-    time.sleep(0.3)  # a span per chunk, if there were any, would have come in the same batches
+    stack.collector.wait_for(trace_id, complete)
+    settle(stack)  # a span per chunk, if there were any, has arrived by now
     spans = stack.collector.spans(trace_id)
     attempt = one(spans, name="chat llama3.2")
     assert attempt.attributes["gen_ai.provider.name"] == "ollama"
@@ -540,7 +564,7 @@ def test_the_planted_key_appears_in_no_log_line_and_no_span(
         stub.Generate(chat("badkey"), metadata=metadata, timeout=10)
     stack.collector.wait_for(trace_id, lambda spans: len(genai_spans(spans)) == 2)
     stack.collector.wait_for(grpc_trace, lambda spans: len(genai_spans(spans)) == 1)
-    time.sleep(0.5)  # the bridge's server spans end after the response
+    settle(stack)  # the bridge's server spans end after the response: they are in by now
 
     assert stack.openai.stats()["last_request"]["headers"]["authorization"] == f"Bearer {PLANTED_KEY}"  # type: ignore[index]
     assert PLANTED_KEY not in stack.logs()
