@@ -100,7 +100,9 @@ class ResponseCache(PassStage):
         answer.id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         answer.model = request.model
         answer.created = int(time.time())
-        answer.ClearField("timings")  # the original call's, not this one's
+        # The original call's timings are not this one's: a hit took no upstream time (zeros, present).
+        answer.ClearField("timings")
+        answer.timings.SetInParent()
         route = answer.route
         route.requested_model, route.cache_hit, route.cache = request.model, True, "hit"
         call.answer = answer

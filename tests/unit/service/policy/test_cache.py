@@ -40,6 +40,8 @@ async def test_a_repeated_deterministic_request_is_answered_from_the_cache() -> 
     assert again.message == first.message and again.usage == first.usage
     assert again.model == "cheap-name" and again.route.requested_model == "cheap-name"
     assert again.id != first.id
+    # Every reply has timings (the native surface's schema requires them): a hit's are zeros.
+    assert again.HasField("timings") and again.timings == pb.Timings()
     hit = sink.calls[1]
     assert (hit.cache_hit, hit.saved_usd, hit.cost) == (True, CALL_COST, pb.Cost())
     assert hit.route is not None and hit.route.cache_hit and hit.usage == first.usage
