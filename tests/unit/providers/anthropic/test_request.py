@@ -291,3 +291,23 @@ def test_bad_input_is_invalid_argument_naming_the_field(data: dict[str, Any], fi
     assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert caught.value.metadata["field"] == field
     assert words in caught.value.message
+
+
+def test_what_the_messages_api_cannot_take_is_named_as_dropped() -> None:
+    from google.protobuf import struct_pb2
+
+    from model_gateway.providers.anthropic.request import dropped
+
+    options = struct_pb2.Struct()
+    options.update(
+        {"thinking": {"type": "adaptive"}, "options": {"num_ctx": 8}, "logprobs": True, "betas": ["x"]}
+    )
+    request = pb.GenerateRequest(
+        model="m",
+        sampling=pb.Sampling(temperature=0.2, seed=7, frequency_penalty=0.5),
+        provider_options=options,
+    )
+    body = translate(request, "claude-x", NO_SETTINGS, stream=False).body
+    assert dropped(request) == ["seed", "frequency_penalty", "logprobs", "options"]
+    assert not {"seed", "frequency_penalty", "logprobs", "options"} & body.keys()
+    assert body["thinking"] == {"type": "adaptive"} and body["temperature"] == 0.2

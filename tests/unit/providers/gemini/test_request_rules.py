@@ -307,3 +307,21 @@ def test_user_request_helper_is_minimal() -> None:
     assert generate_body(user_request("x"), SETTINGS) == {
         "contents": [{"role": "user", "parts": [{"text": "x"}]}]
     }
+
+
+def test_other_dialects_options_are_named_as_dropped() -> None:
+    from google.protobuf import struct_pb2
+
+    from model_gateway.providers.base import NO_SETTINGS
+    from model_gateway.providers.gemini.request import dropped, generate_body
+
+    options = struct_pb2.Struct()
+    options.update({"safetySettings": [], "keep_alive": "5m", "logprobs": True, "thinkingConfig": {}})
+    request = pb.GenerateRequest(
+        model="m",
+        messages=[pb.Message(role=pb.ROLE_USER, content=[pb.ContentPart(text="hi")])],
+        provider_options=options,
+    )
+    body = generate_body(request, NO_SETTINGS)
+    assert dropped(request) == ["keep_alive", "logprobs"]
+    assert not {"keep_alive", "logprobs"} & body.keys()

@@ -15,6 +15,7 @@ from model_gateway.providers.anthropic.request import (
     COUNT_TOKENS_PATH,
     MESSAGES_PATH,
     count_tokens_body,
+    dropped,
     translate,
 )
 from model_gateway.providers.anthropic.response import response_from_message
@@ -70,6 +71,14 @@ class AnthropicProvider(Provider):
         # A compatible proxy may answer 200 with Anthropic's error object.
         if isinstance(obj, dict) and obj.get("type") == "error":
             raise self.http.stream_error(*error_fields(obj))
+
+    def dropped_params(
+        self,
+        request: pb.GenerateRequest | pb.EmbedRequest,
+        model: str,
+        settings: ModelSettings = NO_SETTINGS,
+    ) -> list[str]:
+        return [] if isinstance(request, pb.EmbedRequest) else dropped(request)
 
     async def generate(
         self,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from model_gateway.errors import invalid
 from model_gateway.providers.base import ModelSettings
@@ -105,6 +105,24 @@ def translate(
     if stream:
         body["stream"] = True
     return Translation(body, ANSWER_TOOL if answer is not None else None, _betas(options))
+
+
+# Sampling the Messages API has no equivalent for.
+_UNSENT_SAMPLING: tuple[Literal["seed", "presence_penalty", "frequency_penalty"], ...] = (
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+)
+
+
+def dropped(request: pb.GenerateRequest) -> list[str]:
+    """What `translate` leaves out, by the request's own names: unsupported sampling and other
+    dialects' provider options (Ollama's `options`, OpenAI's `logprobs`, ...)."""
+    names: list[str] = [name for name in _UNSENT_SAMPLING if request.sampling.HasField(name)]
+    names += sorted(
+        k for k in request.provider_options.fields if k not in PASSTHROUGH and k not in BETA_OPTIONS
+    )
+    return names
 
 
 def count_tokens_body(body: JSON) -> JSON:

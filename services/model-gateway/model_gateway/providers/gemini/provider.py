@@ -23,7 +23,7 @@ from model_gateway.providers.estimate import estimate_missing_usage
 from model_gateway.providers.gemini.embed import embed_body, embed_response
 from model_gateway.providers.gemini.errors import GeminiHTTP, status_of
 from model_gateway.providers.gemini.models import MAX_PAGES, MODELS_PATH, PAGE_SIZE, models_page
-from model_gateway.providers.gemini.request import count_tokens_body, generate_body
+from model_gateway.providers.gemini.request import count_tokens_body, dropped, generate_body
 from model_gateway.providers.gemini.response import response_from
 from model_gateway.providers.gemini.stream import StreamState
 from model_gateway.providers.gemini.wire import JSON, FailedFinish, WireError, api_root, method_path, read_int
@@ -50,6 +50,14 @@ class GeminiProvider(Provider):
         rpc = status_of(obj)
         if rpc is not None:
             raise self.http.rpc_error(rpc, None)
+
+    def dropped_params(
+        self,
+        request: pb.GenerateRequest | pb.EmbedRequest,
+        model: str,
+        settings: ModelSettings = NO_SETTINGS,
+    ) -> list[str]:
+        return [] if isinstance(request, pb.EmbedRequest) else dropped(request)
 
     async def generate(
         self,

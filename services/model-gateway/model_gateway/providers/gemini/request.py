@@ -81,6 +81,15 @@ def generate_body(request: pb.GenerateRequest, settings: ModelSettings) -> JSON:
     return body
 
 
+# provider_options keys generate_body reads (its own, plus the two config blocks it merges).
+_READ_OPTIONS = frozenset({*_PASSTHROUGH, "generationConfig", "thinkingConfig"})
+
+
+def dropped(request: pb.GenerateRequest) -> list[str]:
+    """Other dialects' provider options that `generate_body` leaves out, by their own names."""
+    return sorted(key for key in request.provider_options.fields if key not in _READ_OPTIONS)
+
+
 def count_tokens_body(request: pb.GenerateRequest, model: str, settings: ModelSettings) -> JSON:
     """`:countTokens` with the whole request, so system text and tools are counted as billed."""
     return {"generateContentRequest": {"model": resource_name(model), **generate_body(request, settings)}}
