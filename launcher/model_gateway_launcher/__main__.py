@@ -48,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
         f"bridge process per worker, over a unix socket (default ${TOPOLOGY_ENV}, else {DEFAULT_TOPOLOGY})",
     )
     worker = commands.add_parser("worker", help="one in-process worker (started by up)")
+    worker.add_argument("--index", type=int, default=0, help="which of up's workers (0 serves metrics)")
     for sub in (up, worker):
         sub.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return main
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":
         from model_gateway_launcher.inprocess import worker_main
 
-        return worker_main(path)
+        return worker_main(path, args.index)
     from model_gateway.config import load_config
 
     try:

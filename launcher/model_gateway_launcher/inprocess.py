@@ -63,9 +63,13 @@ def build_transport(gateway: Gateway, bridge_tracing: object | None) -> InProces
     return InProcessTransport(gateway.servicer, client_tracer=client, server_tracer=server)
 
 
-async def run_worker(config: GatewayConfig, bridge: BridgeConfig) -> None:
-    """One worker until SIGTERM / SIGINT; StorageError or StartError before anything listens."""
-    gateway = await Gateway.open(config, [config.server.grpc])
+async def run_worker(config: GatewayConfig, bridge: BridgeConfig, index: int = 0) -> None:
+    """One worker until SIGTERM / SIGINT; StorageError or StartError before anything listens.
+
+    Workers share the REST and gRPC ports (SO_REUSEPORT); the metrics port (`server.metrics`)
+    cannot be shared, so worker 0 serves it, with its own series only.
+    """
+    gateway = await Gateway.open(config, [config.server.grpc], serve_metrics=index == 0)
     try:
         bridge_tracing = bridge_telemetry.setup_bridge_tracing(bridge.telemetry, install_global=False)
         transport = build_transport(gateway, bridge_tracing)
@@ -97,7 +101,7 @@ async def run_worker(config: GatewayConfig, bridge: BridgeConfig) -> None:
             raise outcome
 
 
-def worker_main(config_file: Path) -> int:
+def worker_main(config_file: Path, index: int = 0) -> int:
     """`python -m model_gateway_launcher worker`: one in-process worker, started by `up`."""
     from model_gateway_common.lifeline import attach
 
@@ -117,7 +121,7 @@ def worker_main(config_file: Path) -> int:
         return 2
     setup_logging()
     try:
-        uvloop.run(run_worker(config, bridge))
+        uvloop.run(run_worker(config, bridge, index))
     except (StorageError, StartError) as exc:
         print(f"model-gateway: {exc}", file=sys.stderr)
         return 2
@@ -126,7 +130,10 @@ def worker_main(config_file: Path) -> int:
 
 def run_inprocess(config_file: Path, workers: int, generation: Generation) -> int:
     """N workers, each serving both ports; a signal stops them all at once (each drains itself)."""
-    started = [generation.start([*WORKER, "--config", str(config_file), "worker"]) for _ in range(workers)]
+    started = [
+        generation.start([*WORKER, "--config", str(config_file), "worker", "--index", str(i)])
+        for i in range(workers)
+    ]
     generation.handle_signals()
     try:
         generation.wait_any()

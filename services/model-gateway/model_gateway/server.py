@@ -99,7 +99,7 @@ class Gateway:
     certificates: GrpcServerCertificates | None = None  # server.tls, reloaded on SIGHUP
 
     @classmethod
-    async def open(cls, config: GatewayConfig, listen: Sequence[str]) -> Gateway:
+    async def open(cls, config: GatewayConfig, listen: Sequence[str], serve_metrics: bool = True) -> Gateway:
         """Before binding: the database is opened and migrated, the API keys read, and a public
         bind without keys refused (StorageError / StartError, one line each)."""
         # The database first: a bad storage.database stops the start before anything listens.
@@ -119,7 +119,10 @@ class Gateway:
         tracer_provider = tracing.setup_tracing(config.telemetry, config.telemetry.service_name)
         genai.configure(tracer_provider is not None, tracing.record_content(config.telemetry, os.environ))
         telemetry.instrument_upstream_http(tracer_provider)
-        metrics_server = MetricsServer(config.server.metrics) if config.server.metrics else None
+        # Several workers of one `up` cannot share the metrics port: the first serves it (its series).
+        metrics_server = (
+            MetricsServer(config.server.metrics) if config.server.metrics and serve_metrics else None
+        )
         # One Redis client for every stage that shares state (limits, cache): one connection pool.
         redis = connect_redis(config.storage.redis) if config.storage.redis else None
         pipeline = Pipeline(
