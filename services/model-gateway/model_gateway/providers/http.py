@@ -102,7 +102,7 @@ class UpstreamHTTP:
             ) as response:
                 raw = await response.read()
                 if response.status >= 400:
-                    raise self.status_error(response.status, raw, response.headers.get("Retry-After"))
+                    raise self.status_error(response.status, raw, retry_after_header(response.headers))
         except GatewayError:
             raise
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -131,7 +131,7 @@ class UpstreamHTTP:
         try:
             if response.status >= 400:
                 raw = await response.read()
-                raise self.status_error(response.status, raw, response.headers.get("Retry-After"))
+                raise self.status_error(response.status, raw, retry_after_header(response.headers))
             yield response
         finally:
             response.close()
@@ -304,6 +304,21 @@ def upstream_message(raw: bytes) -> str:
         if error:
             return str(error)
     return raw.decode("utf-8", "replace").strip()
+
+
+def retry_after_header(headers: Mapping[str, str]) -> str | None:
+    """The reply's wait as a Retry-After value in seconds: `retry-after-ms` (milliseconds, as OpenAI
+    and Anthropic send it) wins when present and readable, else `Retry-After` as sent."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            seconds = float(millis) / 1000
+        except ValueError:
+            pass
+        else:
+            if seconds >= 0 and seconds == seconds and seconds != float("inf"):
+                return repr(seconds)
+    return headers.get("Retry-After")
 
 
 def parse_retry_after(value: str | None) -> float | None:
