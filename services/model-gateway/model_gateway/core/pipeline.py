@@ -139,7 +139,7 @@ class Pipeline:
         self.resilience = resilience or Resilience()
         breakers = Breakers(self.resilience.clock, self.resilience.events)
         self.registry = Registry(config, breakers)
-        self.router = Router(self.registry, self.resilience.rng, strategy)
+        self.router = Router(self.registry, self.resilience.rng, strategy, providers)
         self.shared = SharedBreakers(redis, breakers) if redis is not None else None
         self.providers = providers
         self.stages = StageList(stages)
@@ -160,11 +160,11 @@ class Pipeline:
     def _call(self, rpc: str, ctx: RequestContext, request: pb.GenerateRequest | pb.EmbedRequest) -> Call:
         return Call(rpc, ctx, request, self.registry.canonical(request.model) or UNKNOWN)
 
-    def _route(self, call: Call, stream: bool = False) -> list[Route]:
+    async def _route(self, call: Call, stream: bool = False) -> list[Route]:
         """The routing step (routing/router.py): auto rules, A/B split, the model's strategy."""
         request, ctx = call.request, call.ctx
         generate = request if isinstance(request, pb.GenerateRequest) else None
-        plan = self.router.plan(request.model, generate, ctx.client, ctx.principal.name, stream)
+        plan = await self.router.aplan(request.model, generate, ctx.client, ctx.principal.name, stream)
         call.routes, call.decision, call.arm = plan.routes, plan.decision, plan.arm
         if generate is not None:  # the routed model must declare what the request needs (vision, tools)
             call.routes = capable_routes(generate, call.routes)
@@ -209,7 +209,7 @@ class Pipeline:
         validate_generate(request)
         response, attempt = await call_unary(
             request.model,
-            self._route(call),
+            await self._route(call),
             self.providers,
             call.ctx.deadline,
             lambda provider, route, left: provider.generate(
@@ -247,7 +247,7 @@ class Pipeline:
             validate_generate(request)
             first, rest, attempt = await open_stream(
                 request.model,
-                self._route(call, stream=True),
+                await self._route(call, stream=True),
                 self.providers,
                 ctx.deadline,
                 lambda provider, route, left: provider.stream(
@@ -344,7 +344,7 @@ class Pipeline:
         validate_embed(request)
         response, attempt = await call_unary(
             request.model,
-            self._route(call),
+            await self._route(call),
             self.providers,
             call.ctx.deadline,
             lambda provider, route, left: provider.embed(
@@ -367,7 +367,7 @@ class Pipeline:
         """The first route whose provider can count, else the estimator; never a completion."""
         await self.admit(ctx, "CountTokens", request.model)
         validate_generate(request)
-        plan = self.router.plan(request.model, request, ctx.client, ctx.principal.name)
+        plan = await self.router.aplan(request.model, request, ctx.client, ctx.principal.name)
         routes = plan.routes
         for number, route in enumerate(routes, start=1):
             left = ctx.deadline.left()

@@ -5,6 +5,12 @@ estimated prompt size (model_gateway.tokens), whether it would fit the
 default model's context window, code in the user's text, keywords, and the
 client's `x-gateway-route` header. The decision is `auto:<rule name>`
 (a rule's `name`, else its first condition's key), or `auto:default`.
+
+Two phases call a model (routing/semantic.py), so only `decide` (async)
+runs them: `semantic` rules (the nearest rule above its threshold, by the
+embedding of the last user text) and, when no rule matched, the classifier
+(`auto:classifier:<route>`). The synchronous `choose` treats semantic rules
+as not matching and asks no classifier.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from dataclasses import dataclass
 import grpc
 
 from model_gateway.errors import GatewayError, Reason
-from model_gateway.routing_settings import AutoRule, AutoSettings
+from model_gateway.routing.semantic import Classifier, Embedder, SemanticIndex
+from model_gateway.routing_settings import AutoRule, AutoSettings, SemanticWhen
 from model_gateway.tokens import count_request
 from modelgateway.v1 import gateway_pb2 as pb
 
@@ -54,13 +61,14 @@ def looks_like_code(text: str) -> bool:
 class _Facts:
     """What the rules ask of one request, each worked out at most once."""
 
-    __slots__ = ("_code", "_text", "_tokens", "client", "request")
+    __slots__ = ("_code", "_last", "_text", "_tokens", "client", "request")
 
     def __init__(self, request: pb.GenerateRequest, client: Mapping[str, str]) -> None:
         self.request, self.client = request, client
         self._tokens: int | None = None
         self._text: str | None = None
         self._code: bool | None = None
+        self._last: str | None = None
 
     @property
     def tokens(self) -> int:
@@ -78,6 +86,17 @@ class _Facts:
                     parts.extend(p.text for p in message.content if p.HasField("text"))
             self._text = "\n".join(parts)[-_TEXT_LIMIT:]
         return self._text
+
+    @property
+    def last(self) -> str:
+        """The last user message's text (or the raw prompt): what semantic rules and the classifier read."""
+        if self._last is None:
+            self._last = self.request.prompt
+            for message in reversed(self.request.messages):
+                if message.role == pb.ROLE_USER:
+                    self._last = "\n".join(p.text for p in message.content if p.HasField("text"))
+                    break
+        return self._last
 
     @property
     def code(self) -> bool:
@@ -98,29 +117,92 @@ class _Rule:
     label: str
     model: str
     checks: tuple[Check, ...]
+    semantic: SemanticWhen | None = None
 
 
 class Auto:
-    """The compiled rules; `choose` names the model and the rule for one request."""
+    """The compiled rules; `choose` / `decide` name the model and the rule for one request."""
 
-    def __init__(self, settings: AutoSettings, context_window: Callable[[str], int | None]) -> None:
+    def __init__(
+        self,
+        settings: AutoSettings,
+        context_window: Callable[[str], int | None],
+        embedder: Embedder | None = None,
+        classifier: Classifier | None = None,
+    ) -> None:
         self.default = settings.default
         default_window = context_window(settings.default) if settings.default else None
         self.rules = tuple(_compile(rule, default_window) for rule in settings.rules)
+        examples = {i: r.semantic.examples for i, r in enumerate(self.rules) if r.semantic is not None}
+        self.semantic = (
+            SemanticIndex(examples, embedder, settings.semantic.timeout_s)
+            if examples and embedder is not None
+            else None
+        )
+        self.classifier = classifier
 
     @property
     def configured(self) -> bool:
         return self.default is not None
 
+    @property
+    def needs_io(self) -> bool:
+        """Whether deciding may call a model (semantic rules, the classifier): use `decide`."""
+        return self.semantic is not None or self.classifier is not None
+
     def choose(self, request: pb.GenerateRequest, client: Mapping[str, str]) -> tuple[str, str]:
-        """(model, decision) for the request: the first rule that matches, else the default."""
+        """(model, decision) for the request: the first rule that matches, else the default
+        (semantic rules never match here, and no classifier is asked)."""
         if self.default is None:
             raise not_configured()
         facts = _Facts(request, client)
         for rule in self.rules:
-            if all(check(facts) for check in rule.checks):
+            if rule.semantic is None and all(check(facts) for check in rule.checks):
                 return rule.model, f"auto:{rule.label}"
         return self.default, "auto:default"
+
+    async def decide(self, request: pb.GenerateRequest, client: Mapping[str, str]) -> tuple[str, str]:
+        """`choose` with the phases that call a model: the rules in order (a semantic rule matches
+        when it is the nearest of the semantic rules whose other conditions hold, above its own
+        threshold), then the classifier, else the default."""
+        if self.default is None:
+            raise not_configured()
+        facts = _Facts(request, client)
+        winner: int | None = None
+        scored = False
+        for index, rule in enumerate(self.rules):
+            if not all(check(facts) for check in rule.checks):
+                continue
+            if rule.semantic is None:
+                return rule.model, f"auto:{rule.label}"
+            if not scored:
+                scored = True
+                winner = await self._nearest(facts)
+            if winner == index:
+                return rule.model, f"auto:{rule.label}"
+        if self.classifier is not None:
+            route = await self.classifier.classify(facts.last)
+            if route is not None:
+                return route, f"auto:classifier:{route}"
+        return self.default, "auto:default"
+
+    async def _nearest(self, facts: _Facts) -> int | None:
+        """The semantic rule nearest the request among those whose other conditions hold and whose
+        threshold the similarity reaches; None when there is none (or embeddings failed)."""
+        if self.semantic is None:
+            return None
+        scores = await self.semantic.similarities(facts.last)
+        if not scores:
+            return None
+        best: tuple[float, int] | None = None
+        for index, score in scores.items():
+            rule = self.rules[index]
+            assert rule.semantic is not None
+            if score < rule.semantic.threshold or not all(check(facts) for check in rule.checks):
+                continue
+            if best is None or score > best[0]:
+                best = (score, index)
+        return best[1] if best is not None else None
 
 
 def not_configured() -> GatewayError:
@@ -166,7 +248,7 @@ def _compile(rule: AutoRule, default_window: int | None) -> _Rule:
     if when.header is not None:
         value = when.header
         checks.append(lambda f: f.client.get(ROUTE_HEADER) == value)
-    return _Rule(rule.label, rule.model, tuple(checks))
+    return _Rule(rule.label, rule.model, tuple(checks), when.semantic)
 
 
 def smart_routing(client: Mapping[str, str]) -> bool:

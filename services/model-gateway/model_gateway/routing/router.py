@@ -1,7 +1,8 @@
 """The routing step: which model serves a call, and in which order its routes are tried.
 
 1. `model: "auto"` (or any model with `X-Gateway-Smart-Routing: 1`) picks a
-   configured model by routing.auto's rules (routing/auto.py).
+   configured model by routing.auto's rules (routing/auto.py); `aplan` also
+   runs the phases that call a model (semantic rules, the classifier).
 2. A model with a `split` picks one arm, sticky per caller: a hash of the
    request's `user`, else of the key's name, so one user sees one arm.
 3. The model's strategy orders its own deployments; its fallbacks follow,
@@ -19,8 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from model_gateway.config import ModelConfig
+from model_gateway.providers.base import Provider
 from model_gateway.routing.auto import Auto, smart_routing
 from model_gateway.routing.registry import AUTO, Registry, Route
+from model_gateway.routing.semantic import Classifier, Embedder, GatewayEmbedder, LocalEmbedder
 from model_gateway.routing.strategy import Ordered, RoutingStrategy, build
 from modelgateway.v1 import gateway_pb2 as pb
 
@@ -38,11 +41,30 @@ class Plan:
 
 class Router:
     def __init__(
-        self, registry: Registry, rng: random.Random | None = None, strategy: RoutingStrategy | None = None
+        self,
+        registry: Registry,
+        rng: random.Random | None = None,
+        strategy: RoutingStrategy | None = None,
+        providers: Mapping[str, Provider] | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
+        """`providers` serve the auto phases that call a model (an embedding model, the classifier);
+        `embedder` replaces the semantic rules' embeddings (tests)."""
         self.registry = registry
         self.rng = rng or random.Random()
-        self.auto = Auto(registry.auto, lambda name: registry.resolve(name).context_window)
+        auto = registry.auto
+        if embedder is None and any(rule.when.semantic is not None for rule in auto.rules):
+            if auto.semantic.embedding_model is not None:
+                if providers is not None:
+                    embedder = GatewayEmbedder(registry, providers, auto.semantic.embedding_model)
+            else:
+                embedder = LocalEmbedder()
+        classifier = (
+            Classifier(auto.classifier, registry, providers)
+            if auto.classifier is not None and providers is not None
+            else None
+        )
+        self.auto = Auto(auto, lambda name: registry.resolve(name).context_window, embedder, classifier)
         self.strategies: dict[str, RoutingStrategy] = {
             name: strategy or build(kind, self.rng) for name, kind in registry.strategies.items()
         }
@@ -63,10 +85,30 @@ class Router:
         stream: bool = False,
     ) -> Plan:
         decision = ""
-        if request is not None and (
-            (name == AUTO and not self.registry.has(AUTO)) or (client and smart_routing(client))
-        ):
+        if request is not None and self._is_auto(name, client):
             name, decision = self.auto.choose(request, client)
+        return self._planned(name, decision, request, who, stream)
+
+    async def aplan(
+        self,
+        name: str,
+        request: pb.GenerateRequest | None = None,
+        client: Mapping[str, str] = _NO_CLIENT,
+        who: str = "",
+        stream: bool = False,
+    ) -> Plan:
+        """`plan`, with the auto phases that call a model (semantic rules, the classifier)."""
+        if request is None or not self.auto.needs_io or not self._is_auto(name, client):
+            return self.plan(name, request, client, who, stream)
+        name, decision = await self.auto.decide(request, client)
+        return self._planned(name, decision, request, who, stream)
+
+    def _is_auto(self, name: str, client: Mapping[str, str]) -> bool:
+        return (name == AUTO and not self.registry.has(AUTO)) or bool(client and smart_routing(client))
+
+    def _planned(
+        self, name: str, decision: str, request: pb.GenerateRequest | None, who: str, stream: bool
+    ) -> Plan:
         model = self.registry.resolve(name)
         if model.split:
             return self._split(model, request, who, stream)
