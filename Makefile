@@ -10,9 +10,9 @@ GEN_DIR := $(GEN_ROOT)/modelgateway/v1
 GEN := $(GEN_DIR)/gateway_pb2.py
 PROTOS := $(wildcard proto/modelgateway/v1/*.proto)
 CONFIG ?= config/gateway.yaml
-PACKAGES := libs/common/model_gateway_common services/model-gateway/model_gateway bridge/model_gateway_bridge launcher/model_gateway_launcher bench
+PACKAGES := libs/common/model_gateway_common services/model-gateway/model_gateway bridge/model_gateway_bridge launcher/model_gateway_launcher bench soak fuzz
 
-.PHONY: install proto run test test-sidecar lint typecheck unit integration contract bench bench-smoke clean \
+.PHONY: install proto run test test-sidecar lint typecheck unit integration contract bench bench-smoke soak fuzz clean \
 	test-services
 
 install: $(STAMP) $(GEN)
@@ -79,6 +79,17 @@ contract: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# The fault soak: 10 minutes of every surface while the upstreams fail at random and one is killed
+# and restarted; report in soak/results/ (never part of `make test`, which runs a 30 s variant).
+soak: install
+	$(BIN)/python -m soak --duration 600
+
+# Coverage-guided fuzzing (atheris) of every dialect's request parser and every provider's stream
+# parser, seeded from the golden fixtures: FUZZ_SECONDS per target (never part of `make test`).
+FUZZ_SECONDS ?= 60
+fuzz: install
+	$(BIN)/python -m fuzz --seconds $(FUZZ_SECONDS)
 
 # The harness itself, run once with one-second scenarios (never part of `make test`).
 bench-smoke: install

@@ -30,6 +30,7 @@ from model_gateway_bridge.state import BridgeState
 from model_gateway_bridge.surfaces.registry import SURFACES
 from model_gateway_common import heap, tls
 from model_gateway_common.addresses import split_host_port
+from model_gateway_common.structs import TooDeep
 from model_gateway_common.tracing import shutdown_tracing
 from model_gateway_common.transport import Transport
 
@@ -117,6 +118,11 @@ def create_app(
         param = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
         message = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
         return _render(request, BridgeError(400, message, param=param or None))
+
+    @app.exception_handler(TooDeep)
+    async def _too_deep(request: Request, exc: TooDeep) -> Response:
+        # Tool parameters, options or a response schema nested past what protobuf can carry.
+        return _render(request, BridgeError(400, f"request body: {exc}"))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

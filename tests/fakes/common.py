@@ -100,6 +100,7 @@ class Stats:
     unary_cancelled: int = 0
     active_unary: int = 0
     by_model: dict[str, int] = field(default_factory=dict)  # requests per upstream model named
+    chaos: dict[str, int] = field(default_factory=dict)  # faults injected at random, by kind
     last_request: JSON | None = None
 
     def as_json(self) -> JSON:
@@ -170,6 +171,8 @@ class Settings:
     chop: bool = False
     # Like api.openai.com: a body field it does not know is a 400 (off: like vLLM, which takes extras).
     strict: bool = False
+    # The soak's random faults: this share of model calls fails at random (see `chaos`).
+    chaos: float = 0.0
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -200,6 +203,38 @@ class FakeServer:
         await self.runner.cleanup()
 
 
+CHAOS_KINDS = ("fail-500", "fail-429", "reset", "slow-first-byte", "cut-stream")
+_chaos_random = random.Random(int(os.environ.get("FAKE_CHAOS_SEED", "0")) or None)
+
+
+async def chaos(request: web.Request, share: float) -> web.StreamResponse | None:
+    """With probability `share`, one fault picked at random: a 500, a 429 with Retry-After, a
+    connection reset before any reply, a slow first byte (1 s), or a stream (or body) cut midway.
+    Returns the reply to send instead, or None to answer normally (perhaps slowly, perhaps cut)."""
+    if _chaos_random.random() >= share:
+        return None
+    kind = _chaos_random.choice(CHAOS_KINDS)
+    stats = request.app[STATS]
+    stats.chaos[kind] = stats.chaos.get(kind, 0) + 1
+    ollama = request.path.startswith("/api/")
+    if kind in ("fail-500", "fail-429"):
+        status = 500 if kind == "fail-500" else 429
+        message = f"chaos: injected {status}"
+        body: object = {"error": message}
+        if not ollama:
+            body = {"error": {"message": message, "type": "server_error"}}
+        headers = {"Retry-After": "1"} if status == 429 else None
+        return web.json_response(body, status=status, headers=headers)
+    if kind == "reset":
+        drop_connection(request)
+        return web.Response(status=500)  # never sent: the connection is gone
+    if kind == "slow-first-byte":
+        await asyncio.sleep(1.0)
+    else:
+        request["chaos_cut"] = True
+    return None
+
+
 def new_app(settings: Settings) -> web.Application:
     """An application with the /_fake control routes, request recording and `Reject` handling."""
     stats = Stats()
@@ -208,6 +243,10 @@ def new_app(settings: Settings) -> web.Application:
     async def record(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
         if not request.path.startswith("/_fake/"):
             stats.record(request, await request.read())
+            if request.method == "POST" and request.app[SETTINGS].chaos:
+                fault = await chaos(request, request.app[SETTINGS].chaos)
+                if fault is not None:
+                    return fault
         try:
             response: web.StreamResponse = await handler(request)
         except Reject as reject:
@@ -249,11 +288,12 @@ def main(create_app: Callable[[float], web.Application], description: str) -> No
         "--chop", action="store_true", help="streams in pieces of 1-7 bytes; SSE with CRLF and comments"
     )
     parser.add_argument("--strict", action="store_true", help="refuse unknown body fields (OpenAI) with 400")
+    parser.add_argument("--chaos", type=float, default=0.0, help="share of model calls failed at random")
     args = parser.parse_args()
 
     async def run() -> None:
         app = create_app(args.slow_seconds)
-        app[SETTINGS] = replace(app[SETTINGS], chop=args.chop, strict=args.strict)
+        app[SETTINGS] = replace(app[SETTINGS], chop=args.chop, strict=args.strict, chaos=args.chaos)
         server = await serve(app, args.host, args.port)
         print(server.port, flush=True)
         if args.port_file is not None:
@@ -430,7 +470,7 @@ async def stream_frames(
     `keep_before_error` frames, then `error_frames`. slow-stream: frames 0.2 s apart.
     Counted in the stats; a client that disconnects midway counts as cancelled.
     """
-    cut = model == "cut-stream"
+    cut = model == "cut-stream" or bool(request.get("chaos_cut"))
     if cut:
         frames = frames[:2]
     elif model in ("inband-error", "leak-inband"):
@@ -514,7 +554,7 @@ async def unary_reply(
         await asyncio.sleep(delay)
         if model in ("inband-error", "leak-inband"):
             return inband_error
-        if model == "cut-stream":
+        if model == "cut-stream" or request.get("chaos_cut"):
             return await send_truncated(request, dumps(payload))
         if model == "slow-stream":
             await asyncio.sleep(SLOW_STREAM_CHUNKS * SLOW_STREAM_INTERVAL)

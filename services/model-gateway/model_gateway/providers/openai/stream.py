@@ -16,6 +16,9 @@ from modelgateway.v1 import gateway_pb2 as pb
 DONE = "[DONE]"
 
 
+MAX_TOOL_CALLS = 256  # parallel calls in one answer; a larger index is a broken upstream, not a plan
+
+
 class StreamState:
     """Turns parsed stream chunks (chat.completion.chunk or legacy text_completion) into canonical deltas.
 
@@ -70,8 +73,11 @@ class StreamState:
             if not isinstance(call, dict):
                 continue
             function = read_dict(call.get("function"))
+            index = read_int(call.get("index", position))
+            if not 0 <= index < MAX_TOOL_CALLS:
+                index = position  # a broken index (negative, huge): its place in the list, as when missing
             fragment = pb.ToolCallDelta(
-                index=read_int(call.get("index", position)),
+                index=index,
                 id=str(call.get("id") or ""),
                 name=str(function.get("name") or ""),
                 arguments=read_arguments(function.get("arguments")),

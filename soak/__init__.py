@@ -1,0 +1,1 @@
+"""The fault soak: `python -m soak` (see __main__.py)."""
