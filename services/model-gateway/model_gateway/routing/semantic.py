@@ -152,17 +152,16 @@ class SemanticIndex:
             return self._vectors
         if self._pending is None:
             self._pending = asyncio.ensure_future(self._embed_examples())
-        pending = self._pending
-        try:
-            # Shielded: a request's timeout does not waste the batch the next request will use.
-            self._vectors = await asyncio.wait_for(asyncio.shield(pending), self.timeout_s)
-        except BaseException:
-            if pending.done():
-                self._pending = None  # failed: the next request tries again
-                if not pending.cancelled():
-                    pending.exception()  # retrieved: no "never retrieved" warning
-            raise
+            self._pending.add_done_callback(self._settled)
+        # Shielded: a request's timeout does not waste the batch the next request will use.
+        self._vectors = await asyncio.wait_for(asyncio.shield(self._pending), self.timeout_s)
         return self._vectors
+
+    def _settled(self, pending: asyncio.Future[dict[int, list[Vector]]]) -> None:
+        """A failed batch is forgotten (the next request tries again), its error retrieved."""
+        failed = pending.cancelled() or pending.exception() is not None  # retrieves the error
+        if failed and self._pending is pending:
+            self._pending = None
 
     async def similarities(self, text: str) -> dict[int, float] | None:
         """Each semantic rule's cosine similarity to `text` (its nearest example), or None on failure."""
