@@ -6,7 +6,10 @@ and the body - a JSON value, a text, or a stream (the list of SSE events or
 NDJSON lines). The live response is compared exactly once volatile values are
 masked: response and stream ids (not a model's id), timestamps and durations
 become a placeholder naming their type ("<int>", "<string>", "<int-string>",
-"chatcmpl-<id>"), and loopback ports become "<port>". A stream that an
+"chatcmpl-<id>"), loopback ports become "<port>", and an HTTP library's own words for a
+failed connection become "<cause>" (never pinned). These pairs are change detectors of the
+bridge's own output; new surfaces take their expectations from the published references and
+the SDKs' fixtures (tests/contract/test_sdk_types.py), not from here. A stream that an
 upstream drops midway ("cut": true) is compared by its first piece and its
 terminal error framing. Anything else that changes on the wire - a field renamed,
 added or dropped, a status, an error message, the framing of a stream - fails.
@@ -70,6 +73,9 @@ VOLATILE_KEYS = frozenset(
 )
 # Loopback ports, as URLs ("127.0.0.1:8080") and as socket addresses ("('127.0.0.1', 8080)").
 _PORT = re.compile(r"((?:127\.0\.0\.1|localhost)(?::|', ))\d+")
+# What an HTTP library said about a failed connection is its own wording, not our contract: the
+# gateway's sentence up to "is unreachable" is pinned, the library's cause after it is not.
+_LIBRARY_CAUSE = re.compile(r"(is unreachable): .*$")
 # An id keeps its alphabetic prefixes ("chatcmpl-", "cmpl-"); the random or counted rest is masked.
 _ID = re.compile(r"^((?:[a-z]+-)*)[A-Za-z0-9_]+$")
 # The Responses API's generated ids, wherever they appear (items, item_id): "msg_<id>", "fc_<id>", ...
@@ -108,7 +114,9 @@ def mask(value: Any, depth: int = 0) -> Any:
         return [mask(item, depth + 1) for item in value]
     if isinstance(value, str):
         generated = _RESPONSES_ID.match(value)
-        return f"{generated.group(1)}_<id>" if generated else _PORT.sub(r"\1<port>", value)
+        if generated:
+            return f"{generated.group(1)}_<id>"
+        return _LIBRARY_CAUSE.sub(r"\1: <cause>", _PORT.sub(r"\1<port>", value))
     return value
 
 
