@@ -37,6 +37,7 @@ from model_gateway.routing.cascade import cascade_check
 from model_gateway.routing.registry import Registry, Route, circuit_of
 from model_gateway.routing.router import Router
 from model_gateway.routing.strategy import RoutingStrategy
+from model_gateway.routing.warm import Warm
 from model_gateway.tokens import count_request
 from modelgateway.v1 import gateway_pb2 as pb
 
@@ -139,7 +140,8 @@ class Pipeline:
         self.resilience = resilience or Resilience()
         breakers = Breakers(self.resilience.clock, self.resilience.events)
         self.registry = Registry(config, breakers)
-        self.router = Router(self.registry, self.resilience.rng, strategy, providers)
+        self.warm = Warm(providers)  # which upstreams hold which models in memory (Ollama's /api/ps)
+        self.router = Router(self.registry, self.resilience.rng, strategy, providers, warm=self.warm)
         self.shared = SharedBreakers(redis, breakers) if redis is not None else None
         self.providers = providers
         self.stages = StageList(stages)
@@ -148,11 +150,14 @@ class Pipeline:
         self._authenticate = next((s for s in self.stages.stages if s.name == "authenticate"), None)
 
     async def start(self) -> None:
-        """Background work: reading the breakers' shared state (storage.redis)."""
+        """Background work: reading the breakers' shared state (storage.redis), and which models the
+        upstreams hold in memory (routing/warm.py)."""
         if self.shared is not None:
             self.shared.start()
+        self.warm.start()
 
     async def close(self) -> None:
+        await self.warm.close()
         if self.shared is not None:
             await self.shared.close()
         await asyncio.gather(*(p.close() for p in self.providers.values()), return_exceptions=True)

@@ -116,6 +116,11 @@ class Provider(abc.ABC):
     async def list_models(self, timeout: float) -> list[str]:
         """The upstream's own model names (discovery and health probes)."""
 
+    async def loaded_models(self, timeout: float) -> set[str] | None:
+        """The upstream's model names held in memory now (Ollama's /api/ps), or None where the upstream
+        cannot tell. Asked in the background (routing/warm.py), never on a request's path."""
+        return None
+
     @property
     @abc.abstractmethod
     def address(self) -> str:

@@ -25,6 +25,7 @@ from model_gateway.routing.auto import Auto, smart_routing
 from model_gateway.routing.registry import AUTO, Registry, Route
 from model_gateway.routing.semantic import Classifier, Embedder, GatewayEmbedder, LocalEmbedder
 from model_gateway.routing.strategy import Ordered, RoutingStrategy, build
+from model_gateway.routing.warm import Warm
 from modelgateway.v1 import gateway_pb2 as pb
 
 _NO_CLIENT: Mapping[str, str] = {}
@@ -47,10 +48,13 @@ class Router:
         strategy: RoutingStrategy | None = None,
         providers: Mapping[str, Provider] | None = None,
         embedder: Embedder | None = None,
+        warm: Warm | None = None,
     ) -> None:
         """`providers` serve the auto phases that call a model (an embedding model, the classifier);
-        `embedder` replaces the semantic rules' embeddings (tests)."""
+        `embedder` replaces the semantic rules' embeddings (tests); `warm` knows which upstreams hold
+        which models in memory (the `ordered` strategy puts those deployments first)."""
         self.registry = registry
+        self.warm = warm
         self.rng = rng or random.Random()
         auto = registry.auto
         if embedder is None and any(rule.when.semantic is not None for rule in auto.rules):
@@ -131,15 +135,26 @@ class Router:
         return Plan(model, routes, decision or CASCADE, arm)
 
     def order(self, model: ModelConfig, stream: bool = False) -> list[Route]:
-        if model.name in self._plain:
+        warm = self.warm if self.warm is not None and self.warm.loaded else None
+        if model.name in self._plain and warm is None:
             return list(self.registry.flat(model))
         strategy = self.strategies[model.name]
         if strategy.name == "cost":
             return strategy.order(self.registry.flat(model), stream)
-        routes = strategy.order(self.registry.own(model), stream)
+        routes = self._ordered(strategy, self.registry.own(model), stream, warm)
         for fallback in self.registry.chains[model.name]:
-            routes += self.strategies[fallback.name].order(self.registry.own(fallback, True), stream)
+            own = self.registry.own(fallback, True)
+            routes += self._ordered(self.strategies[fallback.name], own, stream, warm)
         return routes
+
+    @staticmethod
+    def _ordered(
+        strategy: RoutingStrategy, routes: tuple[Route, ...], stream: bool, warm: Warm | None
+    ) -> list[Route]:
+        """The strategy's order; under `ordered`, deployments whose upstream holds the model first."""
+        if warm is not None and isinstance(strategy, Ordered):
+            return warm.first(routes)
+        return strategy.order(routes, stream)
 
     def _split(self, model: ModelConfig, request: pb.GenerateRequest | None, who: str, stream: bool) -> Plan:
         arms = model.split or []

@@ -19,6 +19,8 @@ from model_gateway.providers.ollama.stream import StreamTranslator
 from model_gateway.providers.ollama.wire import JSON, MALFORMED, read_object
 from modelgateway.v1 import gateway_pb2 as pb
 
+PS_PATH = "/api/ps"  # the models loaded in memory now
+
 
 class OllamaProvider(Provider):
     def __init__(self, name: str, config: ProviderConfig) -> None:
@@ -110,6 +112,18 @@ class OllamaProvider(Provider):
             return model_names(reply)
         except MALFORMED as exc:
             raise self._malformed(TAGS_PATH, exc) from None
+
+    async def loaded_models(self, timeout: float) -> set[str] | None:
+        """The models Ollama holds in memory (GET /api/ps), by name and model field."""
+        reply = self._reply(await self.http.request_json("GET", PS_PATH, timeout), PS_PATH)
+        listed = reply.get("models")
+        if not isinstance(listed, list):
+            raise self.http.protocol_error(f'reply to {PS_PATH} has no "models" list')
+        names: set[str] = set()
+        for entry in listed:
+            if isinstance(entry, dict):
+                names.update(v for k in ("name", "model") if isinstance(v := entry.get(k), str) and v)
+        return names
 
     async def show(self, model: str, timeout: float) -> JSON:
         """The raw POST /api/show reply (details, parameters, template, capabilities)."""
