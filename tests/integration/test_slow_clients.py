@@ -4,6 +4,7 @@ streams per key; every wait bounded and polled, never slept on."""
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -26,8 +27,6 @@ BRIDGE = [sys.executable, "-m", "model_gateway_bridge"]
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A bridge alone (no service behind it: /metrics and 404s are its own answers)."""
-    import subprocess
-
     tmp = tmp_path_factory.mktemp("slow")
     port = free_port()
     config = tmp / "bridge.yaml"
@@ -125,8 +124,6 @@ def test_a_body_that_stops_arriving_gets_408(bridge: str) -> None:
 
 
 def test_streams_per_key_are_capped_on_the_grpc_port(tmp_path: Path) -> None:
-    import subprocess
-
     fake, fake_process = start_fake("openai_server", tmp_path)
     port = free_port()
     config = tmp_path / "gateway.yaml"
@@ -171,6 +168,67 @@ def test_streams_per_key_are_capped_on_the_grpc_port(tmp_path: Path) -> None:
                     time.sleep(0.1)
             again.cancel()
             open_streams[1].cancel()
+    finally:
+        stop(process)
+        stop(fake_process)
+
+
+def serve_with(tmp: Path, clients: str) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], str]:
+    fake, fake_process = start_fake("openai_server", tmp)
+    port = free_port()
+    config = tmp / "gateway.yaml"
+    config.write_text(
+        f"server: {{grpc: '127.0.0.1:{port}', clients: {clients}}}\n"
+        f"storage: {{database: 'sqlite:///{tmp}/gateway.db'}}\n"
+        f"providers: {{cloud: {{kind: openai, base_url: '{fake.url}/v1'}}}}\n"
+        "models: [{name: slow-stream, deployments: [{provider: cloud, model: slow-stream}]},\n"
+        "         {name: gpt-4o-mini, deployments: [{provider: cloud, model: gpt-4o-mini}]}]\n"
+    )
+    process = subprocess.Popen([*GATEWAY, "--config", str(config), "serve"], cwd=ROOT)
+    wait_for_tcp(port, process)
+    return process, fake_process, f"127.0.0.1:{port}"
+
+
+def chat(model: str) -> pb.GenerateRequest:
+    message = pb.Message(role=pb.ROLE_USER, content=[pb.ContentPart(text="hi")])
+    return pb.GenerateRequest(model=model, messages=[message])
+
+
+def test_a_client_pinging_too_often_is_sent_away(tmp_path: Path) -> None:
+    """keepalive enforcement: pings every second with no data flowing are strikes; then GOAWAY."""
+    process, fake_process, target = serve_with(tmp_path, "{min_client_ping_interval_s: 10}")
+    pushy = [
+        ("grpc.keepalive_time_ms", 1000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
+    try:
+        with grpc.insecure_channel(target, options=pushy) as channel:
+            started = time.monotonic()
+            with pytest.raises(grpc.RpcError) as caught:  # a unary call that would wait 60 s
+                pb_grpc.ModelGatewayStub(channel).Generate(chat("slow-stream"), timeout=50)
+            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE, caught.value  # type: ignore[attr-defined]
+            assert "too many pings" in caught.value.details().lower()  # type: ignore[attr-defined]
+            assert time.monotonic() - started < 45
+    finally:
+        stop(process)
+        stop(fake_process)
+
+
+def test_connections_older_than_their_max_age_are_closed_and_clients_reconnect(tmp_path: Path) -> None:
+    process, fake_process, target = serve_with(
+        tmp_path, "{max_connection_age_s: 1, max_connection_age_grace_s: 1}"
+    )
+    try:
+        with grpc.insecure_channel(target) as channel:
+            stub = pb_grpc.ModelGatewayStub(channel)
+            started = time.monotonic()
+            with pytest.raises(grpc.RpcError) as caught:  # 60 s of ticks, on a connection aged out
+                for _ in stub.StreamGenerate(chat("slow-stream"), timeout=50):
+                    pass
+            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+            assert time.monotonic() - started < 45
+            assert stub.Generate(chat("gpt-4o-mini"), timeout=10).message.content  # a new connection
     finally:
         stop(process)
         stop(fake_process)
