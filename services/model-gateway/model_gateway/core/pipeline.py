@@ -37,7 +37,7 @@ from model_gateway.routing.cascade import cascade_check
 from model_gateway.routing.registry import Registry, Route, circuit_of
 from model_gateway.routing.router import Router
 from model_gateway.routing.strategy import RoutingStrategy
-from model_gateway.routing.warm import Warm
+from model_gateway.routing.warm import Warm, contested
 from model_gateway.tokens import count_request
 from modelgateway.v1 import gateway_pb2 as pb
 
@@ -140,7 +140,9 @@ class Pipeline:
         self.resilience = resilience or Resilience()
         breakers = Breakers(self.resilience.clock, self.resilience.events)
         self.registry = Registry(config, breakers)
-        self.warm = Warm(providers)  # which upstreams hold which models in memory (Ollama's /api/ps)
+        # Which upstreams hold which models in memory (Ollama's /api/ps), where that can change an order.
+        polled = contested(self.registry)
+        self.warm = Warm({name: p for name, p in providers.items() if name in polled})
         self.router = Router(self.registry, self.resilience.rng, strategy, providers, warm=self.warm)
         self.shared = SharedBreakers(redis, breakers) if redis is not None else None
         self.providers = providers

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 
 from model_gateway.errors import GatewayError
 from model_gateway.providers.base import Provider
-from model_gateway.routing.registry import Route
+from model_gateway.routing.registry import Registry, Route
 
 log = logging.getLogger("model_gateway.routing.warm")
 
@@ -39,10 +39,26 @@ def _can_tell(provider: Provider) -> bool:
     return type(provider).loaded_models is not Provider.loaded_models
 
 
+def contested(registry: Registry) -> set[str]:
+    """The providers whose answer can change an order: those of `ordered` models' deployments that
+    share their upstream model with another deployment of the same model."""
+    names: set[str] = set()
+    for model in registry.models():
+        if registry.strategies.get(model.name) != "ordered":
+            continue
+        by_upstream: dict[str, set[str]] = {}
+        for route in registry.own(model):
+            upstream = route.deployment.model.removesuffix(":latest")
+            by_upstream.setdefault(upstream, set()).add(route.deployment.provider)
+        names.update(p for providers in by_upstream.values() if len(providers) > 1 for p in providers)
+    return names
+
+
 class Warm:
     def __init__(
         self, providers: Mapping[str, Provider], refresh_s: float = REFRESH_S, timeout_s: float = TIMEOUT_S
     ) -> None:
+        """`providers`: those to ask (the ones that cannot tell are left out)."""
         self.providers = {name: p for name, p in providers.items() if _can_tell(p)}
         self.refresh_s, self.timeout_s = refresh_s, timeout_s
         self.loaded: dict[str, frozenset[str]] = {}  # provider name → the models it holds in memory

@@ -16,7 +16,7 @@ from model_gateway.errors import GatewayError, Reason
 from model_gateway.providers.ollama.provider import OllamaProvider
 from model_gateway.routing.registry import Registry
 from model_gateway.routing.router import Router
-from model_gateway.routing.warm import Warm
+from model_gateway.routing.warm import Warm, contested
 from tests.fakes import ollama_server
 from tests.unit.service.routing.answering import AnsweringProvider, user
 
@@ -111,6 +111,21 @@ async def test_errors_and_slowness_of_the_refresh_are_not_fatal() -> None:
     warm = Warm({"x": Failing("x"), "y": Slow("y"), "z": AnsweringProvider("z", loaded={"m"})}, timeout_s=0.1)
     await asyncio.wait_for(warm.refresh(), 2)
     assert warm.loaded == {"z": frozenset({"m"})}
+
+
+def test_only_providers_that_can_change_an_order_are_asked() -> None:
+    registry = Registry(parse_config(CONFIG))
+    assert contested(registry) == {"a", "b", "c"}  # chat (a, b, c), backup (a, b); not mixed's big/small
+    lonely = parse_config(
+        "providers: {a: {kind: ollama}, b: {kind: ollama, base_url: 'http://127.0.0.1:2'}}\n"
+        "models:\n"
+        "  - {name: one, deployments: [{provider: a, model: m}, {provider: b, model: n}]}\n"
+        "  - {name: two, strategy: weighted,\n"
+        "     deployments: [{provider: a, model: m}, {provider: b, model: m}]}\n"
+    )
+    assert contested(Registry(lonely)) == set()
+    pipeline = Pipeline(lonely, {"a": AnsweringProvider("a"), "b": AnsweringProvider("b")})
+    assert pipeline.warm.providers == {}
 
 
 async def test_the_pipeline_refreshes_in_the_background_and_stops() -> None:
