@@ -121,7 +121,8 @@ class LocalEmbedder:
         if self._model is None:
             if self._loading is None:  # loads once, whoever waits; a slow load is not cut by a timeout
                 self._loading = asyncio.ensure_future(asyncio.to_thread(self._load))
-            self._model = await asyncio.shield(self._loading)
+            # The load goes on in its thread past a request's timeout; a later request finds it done.
+            self._model = await asyncio.wait_for(asyncio.shield(self._loading), timeout)
         model = self._model
         encoded = await asyncio.wait_for(
             asyncio.to_thread(model.encode, list(texts), normalize_embeddings=True), timeout
