@@ -89,6 +89,7 @@ def _memory_table(run: Run) -> list[str]:
     half = f"at {growth.half_requests:,} req" if growth else "half-way"
     full = f"at {growth.full_requests:,} req" if growth else "end"
     head = ["process", "RSS after scenarios MB", f"RSS {half} MB", f"RSS {full} MB", "growth %"]
+    head[0] = "process (RSS per process)"
     lines = [_row(head), _row(["---"] * len(head))]
     for m in run.memory:
         lines.append(

@@ -137,7 +137,7 @@ def _growth(
                 return growth, {}
             rate = result.rps
         for name, pids in memory.items():
-            readings[name].append(sum(rss_mb(pid) for pid in pids()))
+            readings[name].append(_rss(pids()))
         if checkpoint == total // 2:
             growth.half_requests = done
         rss = ", ".join(f"{name} {values[-1]:.1f} MB" for name, values in readings.items())
@@ -145,6 +145,11 @@ def _growth(
     growth.full_requests = done
     growth.rps = done / seconds if seconds else 0.0
     return growth, {name: (values[0], values[1]) for name, values in readings.items()}
+
+
+def _rss(pids: list[int]) -> float:
+    """Resident MB per process of a role (in process, `--workers N` runs N alike)."""
+    return sum(rss_mb(pid) for pid in pids) / len(pids) if pids else 0.0
 
 
 def _keep_logs(tmp: Path, out: Path) -> None:
@@ -221,7 +226,7 @@ def _memory(
 ) -> None:
     """RSS after the scenarios, then (when REST works) along the growth run."""
     for name, pids in processes.items():
-        run.memory.append(Memory(name, sum(rss_mb(pid) for pid in pids())))
+        run.memory.append(Memory(name, _rss(pids())))
     if not grow:
         run.notes.append("memory growth run skipped: REST /v1/chat/completions is not usable")
         return

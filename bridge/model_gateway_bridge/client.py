@@ -9,7 +9,6 @@ which one it has.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -18,6 +17,7 @@ from grpc import aio
 from starlette.requests import Request
 
 from model_gateway_bridge.errors import BridgeError, from_rpc_error
+from model_gateway_common.request_ids import new_request_id
 from model_gateway_common.route_headers import (
     CACHE_HEADER,
     ROUTE_HEADERS,
@@ -94,7 +94,7 @@ class CallContext:
     @classmethod
     def of(cls, request: Request, default_timeout: float, surface: str) -> CallContext:
         headers = request.headers
-        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = headers.get("x-request-id") or new_request_id()
         metadata = [("x-request-id", request_id), ("x-gateway-surface", surface)]
         metadata.extend((name, headers[name]) for name in FORWARDED_HEADERS if name in headers)
         timeout = default_timeout

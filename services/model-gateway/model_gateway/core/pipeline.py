@@ -11,8 +11,8 @@ so every front door gets the same policy.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -67,7 +67,7 @@ def _plus(cost: pb.Cost, more: pb.Cost | None) -> pb.Cost:
 
 
 def _new_id() -> str:
-    return f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    return f"chatcmpl-{os.urandom(12).hex()}"  # as random as uuid4, without building a UUID
 
 
 def may_use(patterns: Sequence[str], names: Iterable[str]) -> bool:

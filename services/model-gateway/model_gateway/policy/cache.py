@@ -19,8 +19,8 @@ caller (`x-gateway-cache`).
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 
 from redis.asyncio import Redis
 
@@ -97,7 +97,7 @@ class ResponseCache(PassStage):
 
     def _answer(self, call: Call, request: pb.GenerateRequest, entry: Entry) -> None:
         answer = pb.GenerateResponse.FromString(entry.answer)
-        answer.id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        answer.id = f"chatcmpl-{os.urandom(12).hex()}"
         answer.model = request.model
         answer.created = int(time.time())
         # The original call's timings are not this one's: a hit took no upstream time (zeros, present).

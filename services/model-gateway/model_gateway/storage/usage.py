@@ -8,6 +8,7 @@ calls, errors (any status but OK), tokens and cost.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,12 @@ FIGURES = ("calls", "errors", "input_tokens", "output_tokens", "cached_input_tok
 
 
 def utc_day(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d")
+    return _utc_day(int(ts // 86_400))  # a ledger row per call: the date is formatted once a day
+
+
+@functools.lru_cache(maxsize=8)
+def _utc_day(days: int) -> str:
+    return dt.datetime.fromtimestamp(days * 86_400, dt.UTC).strftime("%Y-%m-%d")
 
 
 def parse_day(text: str, what: str) -> str:
