@@ -20,3 +20,13 @@ def test_a_stream_tool_call_with_a_broken_index_is_placed_not_crashed() -> None:
         state.consume(orjson.loads(orjson.dumps(chunk(broken, " 1}"))))
         calls = state.message().tool_calls
         assert len(calls) == 1 and calls[0].name == "f" and calls[0].arguments == '{"a": 1}', broken
+
+
+def test_counts_too_large_for_int64_are_clamped_not_a_crash() -> None:
+    """gemini-stream: usageMetadata.promptTokenCount 1e308 overflowed pb.Usage's int64 (ValueError)."""
+    from model_gateway.providers.gemini.response import usage_from
+    from model_gateway.providers.readers import MAX_INT, read_int
+
+    usage = usage_from({"promptTokenCount": 1e308, "candidatesTokenCount": 2**70, "totalTokenCount": -1e308})
+    assert usage is not None and usage.input_tokens == MAX_INT and usage.output_tokens == MAX_INT
+    assert (read_int(float("nan")), read_int(7.9), read_int(True)) == (0, 7, 0)

@@ -29,6 +29,16 @@ def read_str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+# Past this a count is a broken upstream, not a count; it must still fit the proto's int64 fields
+# (a 1e308 from a fuzzer overflowed them: ValueError, a 500).
+MAX_INT = 2**53
+
+
 def read_int(value: Any) -> int:
-    """A JSON number as an int (a float is truncated); anything else, booleans included, as 0."""
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+    """A JSON number as an int (a float is truncated, both clamped to ±2**53); anything else,
+    booleans included, as 0."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or value != value:  # NaN
+        return 0
+    if abs(value) >= MAX_INT:
+        return MAX_INT if value > 0 else -MAX_INT
+    return int(value)
