@@ -59,7 +59,8 @@ test-services:
 # runs a representative subset: both surfaces through the SDKs, the wire goldens, traces across
 # two processes, and the process tree. MODEL_GATEWAY_TOPOLOGY picks the topology of every `up`.
 SIDECAR_TESTS := tests/integration/test_openai_surface.py tests/integration/test_ollama_surface.py \
-	tests/integration/test_telemetry.py tests/integration/test_orphans.py tests/contract/test_golden_pairs.py
+	tests/integration/test_telemetry.py tests/integration/test_orphans.py tests/contract/test_golden_pairs.py \
+	tests/integration/test_tls.py
 
 test: lint typecheck test-services
 	$(BIN)/python -m pytest tests

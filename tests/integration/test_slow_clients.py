@@ -232,3 +232,40 @@ def test_connections_older_than_their_max_age_are_closed_and_clients_reconnect(t
     finally:
         stop(process)
         stop(fake_process)
+
+
+def test_streams_per_key_are_capped_on_the_rest_port_too(tmp_path: Path) -> None:
+    """Through `up` (the bridge calls the same servicer): the third stream of a key is a 429."""
+    fake, fake_process = start_fake("openai_server", tmp_path)
+    grpc_port, bridge_port = free_port(), free_port()
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        f"server: {{grpc: '127.0.0.1:{grpc_port}', bridge: '127.0.0.1:{bridge_port}', "
+        "clients: {max_streams_per_key: 2}}\n"
+        f"storage: {{database: 'sqlite:///{tmp_path}/gateway.db'}}\n"
+        f"auth: {{keys: [{{name: capped, key: '{KEY}'}}]}}\n"
+        f"providers: {{cloud: {{kind: openai, base_url: '{fake.url}/v1'}}}}\n"
+        "models: [{name: slow-stream, deployments: [{provider: cloud, model: slow-stream}]}]\n"
+    )
+    up = subprocess.Popen([*GATEWAY, "--config", str(config), "up"], cwd=ROOT)
+    body = {"model": "slow-stream", "stream": True, "messages": [{"role": "user", "content": "go"}]}
+    headers = {"authorization": f"Bearer {KEY}"}
+    url = f"http://127.0.0.1:{bridge_port}/v1/chat/completions"
+    try:
+        wait_for_tcp(bridge_port, up)
+        with httpx.Client(timeout=30) as client:
+            held = [client.stream("POST", url, json=body, headers=headers) for _ in range(2)]
+            readers = []  # kept: a line reader let go of closes its response, and so the stream
+            for stream in held:
+                reply = stream.__enter__()
+                assert reply.status_code == 200
+                readers.append(reply.iter_lines())
+                next(readers[-1])  # its first event: the stream is open
+            refused = client.post(url, json=body, headers=headers)
+            assert refused.status_code == 429, refused.text
+            assert "max_streams_per_key" in refused.json()["error"]["message"]
+            for stream in held:
+                stream.__exit__(None, None, None)
+    finally:
+        stop(up)
+        stop(fake_process)
