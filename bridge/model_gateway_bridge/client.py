@@ -141,7 +141,7 @@ async def call_generate(
     )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # hashed by identity: the drain keeps the open ones in a set
 class OpenStream:
     """A stream whose first chunk has arrived: failures before it were plain HTTP errors."""
 
