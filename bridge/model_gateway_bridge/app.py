@@ -172,7 +172,8 @@ def server_config(app: FastAPI, config: BridgeConfig) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         loop="uvloop",
-        http=protocol_with_head_deadline(clients.header_timeout_s),  # httptools, with a head deadline
+        # httptools, with a head deadline; it also starts the drain's end-of-grace cut (drain.py)
+        http=protocol_with_head_deadline(clients.header_timeout_s, int(config.server.shutdown_grace_s)),
         log_config=None,  # uvicorn's records go through our handler (JSON or text) too
         log_level="warning",
         access_log=False,  # AccessLog writes the one line per request

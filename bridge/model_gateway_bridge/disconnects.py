@@ -6,7 +6,9 @@ tokens it costs) going for nobody. Once the request body has been read, this
 middleware waits for `http.disconnect` beside the handler; if it comes before
 the response has started, the handler is cancelled (the gRPC call with it).
 After the response has started, streams see the disconnect themselves: the
-message is kept and handed to whoever asks `receive()` next.
+message is kept and handed to whoever asks `receive()` next. At the end of a
+stop's grace period, a call whose reply has not started is cut here and
+answered 503 saying so (drain.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import asyncio
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from model_gateway_bridge.drain import DRAIN, shutting_down
+from model_gateway_bridge.surfaces.registry import SURFACES
 
 
 class CancelOnDisconnect:
@@ -27,7 +32,8 @@ class CancelOnDisconnect:
             return
         task = asyncio.current_task()
         assert task is not None
-        state: dict[str, Any] = {"started": False, "cancelled": False, "watch": None}
+        state: dict[str, Any] = {"started": False, "cancelled": False, "watch": None, "shutdown": False}
+        DRAIN.requests[task] = state  # a stop's end-of-grace cut answers it 503 (drain.py)
 
         async def watch() -> Message:
             message = await receive()  # http.disconnect: the client left, or the response is done
@@ -54,6 +60,11 @@ class CancelOnDisconnect:
         try:
             await self.app(scope, receive_body, send_watched)
         except asyncio.CancelledError:
+            if state["shutdown"] and not state["started"]:
+                task.uncancel()  # cut by the drain: answered in the surface's shape, saying why
+                response = SURFACES.of(scope).render_error(shutting_down())
+                await response(scope, receive, send_watched)
+                return
             if not state["cancelled"]:
                 raise
             task.uncancel()  # our own cancel: the client is gone, nobody to answer
@@ -61,6 +72,7 @@ class CancelOnDisconnect:
             await send({"type": "http.response.start", "status": 499, "headers": []})
             await send({"type": "http.response.body", "body": b""})
         finally:
+            DRAIN.requests.pop(task, None)
             watcher = state["watch"]
             if watcher is not None and not watcher.done():
                 watcher.cancel()

@@ -16,10 +16,18 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from model_gateway_bridge.drain import DRAIN
+
 
 class HeadDeadlineProtocol(HttpToolsProtocol):
     head_timeout_s: float = 10.0
+    grace_s: float = 10.0  # uvicorn's timeout_graceful_shutdown: the drain cuts just before it
     _head_timer: asyncio.TimerHandle | None = None
+
+    def shutdown(self) -> None:
+        """uvicorn is stopping: requests in flight get the grace, then the drain ends them clearly."""
+        DRAIN.begin(self.grace_s)
+        super().shutdown()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -53,6 +61,6 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-def protocol_with_head_deadline(seconds: float) -> type[HeadDeadlineProtocol]:
-    attributes: dict[str, Any] = {"head_timeout_s": seconds}
+def protocol_with_head_deadline(seconds: float, grace_s: float = 10.0) -> type[HeadDeadlineProtocol]:
+    attributes: dict[str, Any] = {"head_timeout_s": seconds, "grace_s": grace_s}
     return type("HeadDeadlineProtocol", (HeadDeadlineProtocol,), attributes)

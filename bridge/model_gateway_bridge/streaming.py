@@ -11,11 +11,13 @@ however the body ends, so a client that goes away cancels the upstream call.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator
 
 from model_gateway_bridge.client import OpenStream
+from model_gateway_bridge.drain import DRAIN, shutting_down
 from model_gateway_bridge.errors import BridgeError
 from modelgateway.v1 import gateway_pb2 as pb
 
@@ -42,8 +44,10 @@ class Framer(ABC):
 
 
 async def stream_body(opened: OpenStream, framer: Framer) -> AsyncGenerator[bytes, None]:
-    """The body of a streamed reply; however it ends, its last frame says how."""
+    """The body of a streamed reply; however it ends, its last frame says how (a stream still
+    running at the end of a stop's grace period too: drain.py)."""
     finished = False
+    DRAIN.streams.add(opened)
     try:
         async for chunk in opened.chunks():
             finished = finished or chunk.HasField("final")
@@ -55,9 +59,15 @@ async def stream_body(opened: OpenStream, framer: Framer) -> AsyncGenerator[byte
         if end:
             yield end
     except BridgeError as err:
-        yield framer.error(err)
+        yield framer.error(shutting_down() if opened in DRAIN.cut_streams else err)
+    except asyncio.CancelledError:
+        if opened not in DRAIN.cut_streams:
+            raise  # the client went away, or the task was cancelled: nobody to tell
+        yield framer.error(shutting_down())  # our own cut of the gateway call (a local cancel)
     except Exception as exc:  # a bug here must still end the stream visibly
         log.error("framing a stream failed (%s)", type(framer).__name__, exc_info=exc)
         yield framer.error(BridgeError(500, "internal error in the bridge"))
     finally:
+        DRAIN.streams.discard(opened)
+        DRAIN.cut_streams.discard(opened)
         await opened.aclose()

@@ -472,3 +472,44 @@ def test_up_drains_the_bridges_rest_calls_in_flight(hard: Gateway, tmp_path: Pat
         assert up.wait(timeout=30) == 0
     finally:
         stop(up)
+
+
+@pytest.mark.parametrize("topology", ["inprocess", "sidecar"])
+def test_up_ends_rest_calls_longer_than_the_grace_with_a_clear_status(
+    hard: Gateway, tmp_path: Path, topology: str
+) -> None:
+    """A stream gets its surface's terminal error frame, a unary call a 503, both saying why."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    grpc_port, bridge_port = free_port(), free_port()
+    config = tmp_path / "up.yaml"
+    config.write_text(
+        f"server: {{grpc: '127.0.0.1:{grpc_port}', bridge: '127.0.0.1:{bridge_port}', "
+        "shutdown_grace_s: 1}\n"
+        f"storage: {{database: 'sqlite:///{tmp_path}/up.db'}}\n"
+        f"providers: {{cloud: {{kind: openai, base_url: '{hard.openai.url}/v1'}}}}\n"
+        "models: [{name: long, deployments: [{provider: cloud, model: slow-stream}]}]\n"
+    )
+    up = subprocess.Popen([*GATEWAY, "--config", str(config), "up", "--topology", topology], cwd=ROOT)
+    url = f"http://127.0.0.1:{bridge_port}/v1/chat/completions"
+    body = {"model": "long", "messages": [{"role": "user", "content": "a long one"}]}
+    try:
+        wait_for_tcp(bridge_port, up)
+        before = stat(hard.openai, "unary_started")
+        with (
+            ThreadPoolExecutor(1) as pool,
+            httpx.stream("POST", url, json={**body, "stream": True}, timeout=30) as stream,
+        ):
+            lines = stream.iter_lines()
+            assert next(lines).startswith("data: ")  # the stream is under way (60 s of ticks)
+            unary = pool.submit(httpx.post, url, json=body, timeout=30)  # its upstream answers in 60 s
+            wait_until(lambda: stat(hard.openai, "unary_started") > before, "the unary call upstream")
+            up.send_signal(signal.SIGTERM)
+            events = [line for line in lines if line.startswith("data: ")]
+            answered = unary.result()
+        assert events[-1] == "data: [DONE]" and "shutting down" in events[-2], events[-3:]
+        assert answered.status_code == 503, answered.text
+        assert "shutting down" in answered.json()["error"]["message"]
+        assert up.wait(timeout=30) == 0
+    finally:
+        stop(up)
