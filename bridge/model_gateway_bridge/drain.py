@@ -34,13 +34,16 @@ class Drain:
         self.cut_streams: set[Any] = set()
         self.requests: dict[asyncio.Task[Any], dict[str, Any]] = {}  # task -> its middleware state
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def begin(self, grace_s: float) -> None:
         """The server is stopping and gives requests `grace_s`: cut what is left a moment before."""
-        if self._timer is not None or self.cutting:
-            return
+        loop = asyncio.get_running_loop()
+        if self._timer is not None and self._loop is loop:
+            return  # once per stop (every connection reports it)
+        self._loop, self.cutting = loop, False
         delay = max(0.0, grace_s - min(0.25, grace_s / 4))
-        self._timer = asyncio.get_running_loop().call_later(delay, self.cut)
+        self._timer = loop.call_later(delay, self.cut)
 
     def cut(self) -> None:
         self.cutting = True
