@@ -40,7 +40,7 @@ from model_gateway.providers import Provider
 from model_gateway.routing.breaker import BreakerView
 from model_gateway.routing.events import QUIET_EVENTS, RoutingEvents
 from model_gateway.routing.registry import Route
-from model_gateway.routing.retry import Verdict, retryable, verdict
+from model_gateway.routing.retry import Verdict, ran_out, retryable, verdict
 from model_gateway.routing.router import CASCADE
 from modelgateway.v1 import gateway_pb2 as pb
 
@@ -307,8 +307,10 @@ class _Failover(Generic[R]):
 
     def _give_up(self) -> GatewayError:
         model, tried, deadline = self.model, self.tried, self.deadline
-        if deadline.left() <= 0:
-            last = tried[-1][1] if tried else None
+        last_error = tried[-1][1] if tried else None
+        left = deadline.left()
+        if left <= 0 or (last_error is not None and ran_out(last_error, left)):
+            last = last_error
             why = f": last failure: {last.message}" if last else ""
             return GatewayError(
                 grpc.StatusCode.DEADLINE_EXCEEDED,

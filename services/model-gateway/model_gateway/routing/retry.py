@@ -84,14 +84,20 @@ def busy(error: GatewayError, kind: str) -> bool:
     )
 
 
+def ran_out(error: GatewayError, left_s: float) -> bool:
+    """A timeout with (almost) nothing left of the call: the caller's deadline, not the upstream's
+    timeout. The upstream's timer and the call's deadline read different clocks (uvloop caches its
+    time per loop turn), so the timer may fire a few milliseconds before the deadline passes."""
+    timed_out = error.reason in _TIMEOUTS or error.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    return timed_out and left_s <= _DEADLINE_SLACK_S
+
+
 def verdict(error: GatewayError, kind: str, left_s: float) -> Verdict:
     """What an attempt's failure says of its deployment; `left_s` is what was left of the call after it."""
     if not error.failover:
         return Verdict.ALIVE if "upstream_status" in error.metadata else Verdict.UNKNOWN
     if error.code == grpc.StatusCode.RESOURCE_EXHAUSTED or busy(error, kind):
         return Verdict.ALIVE
-    if (
-        error.reason in _TIMEOUTS or error.code == grpc.StatusCode.DEADLINE_EXCEEDED
-    ) and left_s <= _DEADLINE_SLACK_S:
+    if ran_out(error, left_s):
         return Verdict.UNKNOWN
     return Verdict.FAILURE
