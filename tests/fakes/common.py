@@ -3,7 +3,15 @@
 Everything a fake answers is a pure function of the request, so a test can
 predict it: the reply text, how it is split into stream chunks, the token
 usage (identical streamed and unstreamed) and the failure picked by the
-model name (see `CUES`).
+model name (see `CUES` and `HARDENING_CUES`).
+
+Flags make a fake closer to a real server, each off by default: `--chop`
+(streams cut at arbitrary byte boundaries and flushed piece by piece; SSE
+with CRLF line ends and comment lines), `--strict` (OpenAI's 400 for a body
+field it does not know) and `--chaos P` (that share of model calls fails at
+random: 5xx, 429 with Retry-After, reset, slow first byte, cut midway; the
+soak's faults). `Stats` counts streams and one-piece replies a client left
+early, and calls per upstream model, for tests to wait on instead of sleeping.
 """
 
 from __future__ import annotations
