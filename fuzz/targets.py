@@ -48,8 +48,13 @@ def request_target(parse: Callable[[dict[str, Any]], object]) -> Callable[[], Ta
             body = _body(data)
             if body is None:
                 return
-            with contextlib.suppress(BridgeError, TooDeep):  # the app answers TooDeep with a 400 too
+            try:
                 parse(body)
+            except (BridgeError, TooDeep):  # the app answers TooDeep with a 400 too
+                pass
+            except orjson.JSONEncodeError as exc:  # and this one, when it is a nesting past 255 levels
+                if "recursion" not in str(exc).lower():
+                    raise
 
         return run
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import uvicorn
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -123,6 +124,16 @@ def create_app(
     async def _too_deep(request: Request, exc: TooDeep) -> Response:
         # Tool parameters, options or a response schema nested past what protobuf can carry.
         return _render(request, BridgeError(400, f"request body: {exc}"))
+
+    @app.exception_handler(orjson.JSONEncodeError)
+    async def _too_deep_to_write(request: Request, exc: orjson.JSONEncodeError) -> Response:
+        # A value read from the body (tool arguments, say) nested past what orjson writes again
+        # (255 levels; it reads 1024): the caller's input, not the bridge's bug.
+        if "recursion" in str(exc).lower():
+            return _render(
+                request, BridgeError(400, "request body: a JSON value nests deeper than 255 levels")
+            )
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -27,3 +27,31 @@ async def test_tool_parameters_nested_past_the_limit_are_a_400_not_a_500(
     # Real schemas, a dozen levels deep, still pass.
     tool["function"]["parameters"] = nested(12)  # type: ignore[index]
     assert (await raw.post("/v1/chat/completions", json=body)).status_code == 200
+
+
+def deep(levels: int) -> object:
+    value: object = "leaf"
+    for _ in range(levels):
+        value = {"x": value}
+    return value
+
+
+async def test_tool_arguments_nested_past_what_orjson_writes_are_a_400(
+    raw: httpx.AsyncClient, servicer: ScriptedGateway
+) -> None:
+    """anthropic-messages: tool_use input 300 levels deep parsed (orjson reads 1024) but could not be
+    written again as the call's arguments (it writes 255): TypeError, a 500."""
+    tool_use = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": deep(300)}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}
+    body = {
+        "model": "llama3.2",
+        "max_tokens": 10,
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [tool_use]},
+            {"role": "user", "content": [result]},
+        ],
+    }
+    reply = await raw.post("/v1/messages", json=body, headers={"anthropic-version": "2023-06-01"})
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["type"] == "error" and "255 levels" in reply.json()["error"]["message"]
