@@ -182,10 +182,10 @@ async def open_stream(client: GatewayClient, message: pb.GenerateRequest, ctx: C
         raise
     if not isinstance(first, pb.StreamChunk):
         raise BridgeError(502, "the gateway ended the stream before the first chunk")
-    return OpenStream(first, _rest(call), route_headers(metadata, ctx.request_id), call.cancel)
+    return OpenStream(first, rest_of(call), route_headers(metadata, ctx.request_id), call.cancel)
 
 
-async def _rest(call: StreamCall) -> AsyncIterator[pb.StreamChunk]:
+async def rest_of(call: StreamCall) -> AsyncIterator[pb.StreamChunk]:
     try:
         while True:
             chunk = await call.read()

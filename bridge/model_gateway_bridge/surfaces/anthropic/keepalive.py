@@ -24,7 +24,7 @@ from typing import Any
 from grpc import aio
 from starlette.responses import Response
 
-from model_gateway_bridge.client import CallContext, GatewayClient, OpenStream, route_headers
+from model_gateway_bridge.client import CallContext, GatewayClient, OpenStream, rest_of, route_headers
 from model_gateway_bridge.errors import BridgeError, from_rpc_error
 from model_gateway_bridge.framing import sse_response
 from model_gateway_bridge.streaming import stream_body
@@ -72,7 +72,7 @@ async def _opened(call: Any, first: asyncio.Future[Any], ctx: CallContext) -> Op
         raise
     if not isinstance(chunk, pb.StreamChunk):
         raise BridgeError(502, "the gateway ended the stream before the first chunk")
-    return OpenStream(chunk, _rest(call), route_headers(metadata, ctx.request_id), call.cancel)
+    return OpenStream(chunk, rest_of(call), route_headers(metadata, ctx.request_id), call.cancel)
 
 
 async def _waiting(
@@ -94,16 +94,3 @@ async def _waiting(
     finally:
         first.cancel()
         call.cancel()  # a no-op once the call has ended
-
-
-async def _rest(call: Any) -> AsyncIterator[pb.StreamChunk]:
-    try:
-        while True:
-            chunk = await call.read()
-            if not isinstance(chunk, pb.StreamChunk):  # aio.EOF
-                return
-            yield chunk
-    except aio.AioRpcError as error:
-        raise from_rpc_error(error) from None
-    finally:
-        call.cancel()
